@@ -1,0 +1,520 @@
+"""Event contract v1: one frozen value type per event type, one parser, one serializer.
+
+Every producer and consumer (worker, replay, importers, simulator) goes through
+`parse` and `to_json`, so the contract lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, get_args
+
+import orjson
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_STRING_CHARS = 4096
+
+Pathway = Literal["chest_pain", "stroke", "trauma", "maternal", "pediatric", "other"]
+PATHWAYS: frozenset[str] = frozenset(get_args(Pathway))
+
+# RFC 3339 date-time with a mandatory UTC offset; fromisoformat alone accepts more.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class Reason(StrEnum):
+    """Closed set of reasons a message is dead-lettered."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    TOO_LARGE = "too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    SCHEMA = "schema"
+    BAD_TIMESTAMP = "bad_timestamp"
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    reason: Reason
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason.value}: {self.detail}"
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.error = ParseError(reason, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Fields every event carries. Subclasses add their type's payload."""
+
+    TYPE: ClassVar[str] = ""
+    REQUIRES: ClassVar[tuple[str, ...]] = ()  # ids that must be present
+
+    event_id: str
+    ts: datetime
+    source: str
+    incident_id: str | None = None
+    unit_id: str | None = None
+    hospital_id: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.TYPE
+
+
+# --- dispatch.calls -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallReceived(Event):
+    TYPE: ClassVar[str] = "call.received"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    location: Location
+    triage_level: int | None = None
+    pathway_hint: Pathway | None = None
+    complaint: str | None = None
+    symptom_onset: datetime | None = None
+    last_known_well: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallTriaged(Event):
+    TYPE: ClassVar[str] = "call.triaged"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    triage_level: int | None = None
+    pathway_hint: Pathway | None = None
+    last_known_well: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallCancelled(Event):
+    TYPE: ClassVar[str] = "call.cancelled"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentClosed(Event):
+    TYPE: ClassVar[str] = "incident.closed"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+
+
+# --- dispatch.units -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitStatus(Event):
+    """Base of the unit status events; all but `unit.available` belong to an incident."""
+
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id", "unit_id")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitAssigned(UnitStatus):
+    TYPE: ClassVar[str] = "unit.assigned"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitEnroute(UnitStatus):
+    TYPE: ClassVar[str] = "unit.enroute"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitOnScene(UnitStatus):
+    TYPE: ClassVar[str] = "unit.on_scene"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitAtPatient(UnitStatus):
+    TYPE: ClassVar[str] = "unit.at_patient"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitLeftScene(UnitStatus):
+    TYPE: ClassVar[str] = "unit.left_scene"
+    destination_hospital_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitAtDestination(UnitStatus):
+    TYPE: ClassVar[str] = "unit.at_destination"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitAvailable(UnitStatus):
+    TYPE: ClassVar[str] = "unit.available"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("unit_id",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitCancelled(UnitStatus):
+    TYPE: ClassVar[str] = "unit.cancelled"
+
+
+# --- dispatch.gps ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpsFix(Event):
+    TYPE: ClassVar[str] = "gps.fix"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("unit_id",)
+    lat: float
+    lon: float
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+
+
+# --- clinical.events ------------------------------------------------------------------------
+
+EcgSetting = Literal["prehospital", "hospital"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EcgAcquired(Event):
+    TYPE: ClassVar[str] = "ecg.acquired"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    setting: EcgSetting
+    stemi: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EcgTransmitted(Event):
+    TYPE: ClassVar[str] = "ecg.transmitted"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiagnosisMade(Event):
+    TYPE: ClassVar[str] = "diagnosis.made"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    diagnosis: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrokeScreen(Event):
+    TYPE: ClassVar[str] = "stroke.screen"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    scale: str
+    score: float
+    lvo_suspected: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraumaAssessment(Event):
+    TYPE: ClassVar[str] = "trauma.assessment"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    gcs: int | None = None
+    mechanism: str | None = None
+    activation_level: int | None = None
+
+
+# --- hospital.events ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HospitalMilestone(Event):
+    """An in-hospital milestone; the type names which one."""
+
+    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id", "hospital_id")
+
+
+HOSPITAL_MILESTONES: tuple[str, ...] = (
+    "hospital.arrived",
+    "cathlab.activated",
+    "cathlab.team_ready",
+    "cathlab.arrived",
+    "wire.crossed",
+    "device.deployed",
+    "thrombolysis.started",
+    "ct.started",
+    "ct.read",
+    "puncture",
+    "recanalization",
+    "trauma_team.activated",
+    "trauma_team.arrived",
+    "or.entered",
+    "transfer.departed",
+)
+
+
+def _milestone_class(type_name: str) -> type[HospitalMilestone]:
+    words = re.split(r"[._]", type_name)
+    name = "".join(w.capitalize() for w in words)
+    return dataclass(frozen=True, slots=True, kw_only=True)(
+        type(name, (HospitalMilestone,), {"TYPE": type_name, "__module__": __name__})
+    )
+
+
+_MILESTONE_CLASSES = {t: _milestone_class(t) for t in HOSPITAL_MILESTONES}
+HospitalArrived = _MILESTONE_CLASSES["hospital.arrived"]
+
+
+# --- hospital.status ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HospitalStatus(Event):
+    TYPE: ClassVar[str] = "hospital.status"
+    REQUIRES: ClassVar[tuple[str, ...]] = ("hospital_id",)
+    diversion: bool | None = None
+    cathlab_available: bool | None = None
+    ct_available: bool | None = None
+    or_available: bool | None = None
+    icu_available: bool | None = None
+
+
+_ALL_TYPES: tuple[type[Event], ...] = (
+    CallReceived,
+    CallTriaged,
+    CallCancelled,
+    IncidentClosed,
+    UnitAssigned,
+    UnitEnroute,
+    UnitOnScene,
+    UnitAtPatient,
+    UnitLeftScene,
+    UnitAtDestination,
+    UnitAvailable,
+    UnitCancelled,
+    GpsFix,
+    EcgAcquired,
+    EcgTransmitted,
+    DiagnosisMade,
+    StrokeScreen,
+    TraumaAssessment,
+    HospitalStatus,
+    *_MILESTONE_CLASSES.values(),
+)
+EVENT_TYPES: dict[str, type[Event]] = {cls.TYPE: cls for cls in _ALL_TYPES}
+
+TOPIC_OF_TYPE: dict[str, str] = {
+    **{t: "dispatch.calls" for t in EVENT_TYPES if t.startswith(("call.", "incident."))},
+    **{t: "dispatch.units" for t in EVENT_TYPES if t.startswith("unit.")},
+    "gps.fix": "dispatch.gps",
+    **{
+        t: "clinical.events"
+        for t in (
+            "ecg.acquired",
+            "ecg.transmitted",
+            "diagnosis.made",
+            "stroke.screen",
+            "trauma.assessment",
+        )
+    },
+    **{t: "hospital.events" for t in HOSPITAL_MILESTONES},
+    "hospital.status": "hospital.status",
+}
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: object, field: str = "ts") -> datetime:
+    """An RFC 3339 timestamp with a UTC offset, within a plausible range."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise _Invalid(Reason.BAD_TIMESTAMP, f"{field}: not an RFC 3339 time with offset")
+    text = value
+    frac = re.search(r"\.(\d+)", text)
+    if frac and len(frac.group(1)) > 6:  # Python keeps microseconds
+        text = text.replace(frac.group(0), "." + frac.group(1)[:6], 1)
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError as exc:
+        raise _Invalid(Reason.BAD_TIMESTAMP, f"{field}: {exc}") from None
+    if not _EARLIEST <= moment < _LATEST:
+        raise _Invalid(Reason.BAD_TIMESTAMP, f"{field}: outside 1990..2100")
+    return moment
+
+
+def _check_str(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Invalid(Reason.SCHEMA, f"{field}: expected a non-empty string")
+    if len(value) > MAX_STRING_CHARS:
+        raise _Invalid(Reason.SCHEMA, f"{field}: longer than {MAX_STRING_CHARS} characters")
+    return value
+
+
+def _check_number(value: object, field: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(Reason.SCHEMA, f"{field}: expected a number")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise _Invalid(Reason.SCHEMA, f"{field}: {value!r} outside {low}..{high}")
+    return number
+
+
+def _check_int(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(Reason.SCHEMA, f"{field}: expected an integer")
+    if not low <= value <= high:
+        raise _Invalid(Reason.SCHEMA, f"{field}: {value} outside {low}..{high}")
+    return value
+
+
+def _check_bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(Reason.SCHEMA, f"{field}: expected true or false")
+    return value
+
+
+def _check_choice(value: object, field: str, choices: frozenset[str]) -> str:
+    if value not in choices:
+        raise _Invalid(Reason.SCHEMA, f"{field}: expected one of {sorted(choices)}")
+    return str(value)
+
+
+def _check_location(value: object, field: str) -> Location:
+    if not isinstance(value, dict):
+        raise _Invalid(Reason.SCHEMA, f"{field}: expected an object with lat and lon")
+    accuracy = value.get("accuracy_m")
+    return Location(
+        lat=_check_number(value.get("lat"), f"{field}.lat", -90, 90),
+        lon=_check_number(value.get("lon"), f"{field}.lon", -180, 180),
+        accuracy_m=None if accuracy is None else _check_number(accuracy, "accuracy_m", 0, 1e6),
+    )
+
+
+# Checks of the payload fields, by field name: one rule per name across all types.
+_FIELD_CHECKS: dict[str, Any] = {
+    "location": _check_location,
+    "triage_level": lambda v, f: _check_int(v, f, 1, 4),
+    "pathway_hint": lambda v, f: _check_choice(v, f, PATHWAYS),
+    "complaint": _check_str,
+    "symptom_onset": parse_timestamp,
+    "last_known_well": parse_timestamp,
+    "destination_hospital_id": _check_str,
+    "lat": lambda v, f: _check_number(v, f, -90, 90),
+    "lon": lambda v, f: _check_number(v, f, -180, 180),
+    "speed_mps": lambda v, f: _check_number(v, f, 0, 150),
+    "heading_deg": lambda v, f: _check_number(v, f, 0, 360),
+    "accuracy_m": lambda v, f: _check_number(v, f, 0, 1e6),
+    "setting": lambda v, f: _check_choice(v, f, frozenset(get_args(EcgSetting))),
+    "stemi": _check_bool,
+    "diagnosis": _check_str,
+    "scale": _check_str,
+    "score": lambda v, f: _check_number(v, f, 0, 1000),
+    "lvo_suspected": _check_bool,
+    "gcs": lambda v, f: _check_int(v, f, 3, 15),
+    "mechanism": _check_str,
+    "activation_level": lambda v, f: _check_int(v, f, 1, 3),
+    "diversion": _check_bool,
+    "cathlab_available": _check_bool,
+    "ct_available": _check_bool,
+    "or_available": _check_bool,
+    "icu_available": _check_bool,
+}
+_COMMON = ("event_id", "ts", "source", "incident_id", "unit_id", "hospital_id")
+
+
+def _build(obj: dict[str, Any]) -> Event:
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise _Invalid(Reason.SCHEMA, "type: expected a string")
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise _Invalid(Reason.UNKNOWN_TYPE, f"type: {kind[:64]!r} is not in contract v1")
+    values: dict[str, Any] = {
+        "event_id": _check_str(obj.get("event_id"), "event_id"),
+        "source": _check_str(obj.get("source"), "source"),
+        "ts": parse_timestamp(obj.get("ts")),
+    }
+    for key in ("incident_id", "unit_id", "hospital_id"):
+        if obj.get(key) is not None:
+            values[key] = _check_str(obj[key], key)
+        elif key in cls.REQUIRES:
+            raise _Invalid(Reason.SCHEMA, f"{key}: required for {kind}")
+    for field in dataclasses.fields(cls):
+        if field.name in _COMMON:
+            continue
+        raw = obj.get(field.name)
+        if raw is None:
+            if field.default is dataclasses.MISSING:
+                raise _Invalid(Reason.SCHEMA, f"{field.name}: required for {kind}")
+            continue
+        values[field.name] = _FIELD_CHECKS[field.name](raw, field.name)
+    return cls(**values)
+
+
+def parse(raw: bytes | str) -> Event | ParseError:
+    """Decode and validate one message of the contract; never raises."""
+    if len(raw) > MAX_EVENT_BYTES:
+        return ParseError(Reason.TOO_LARGE, f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return ParseError(Reason.INVALID_JSON, str(exc)[:200])
+    return parse_object(obj)
+
+
+def parse_object(obj: object) -> Event | ParseError:
+    """Validate an already-decoded JSON value; never raises."""
+    if not isinstance(obj, dict):
+        return ParseError(Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        return _build(obj)
+    except _Invalid as exc:
+        return exc.error
+    except RecursionError:
+        return ParseError(Reason.SCHEMA, "nested too deeply")
+
+
+# --- serialization --------------------------------------------------------------------------
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 with milliseconds (or microseconds when present) and the original offset."""
+    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    return moment.isoformat(timespec=spec)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, Location):
+        loc: dict[str, Any] = {"lat": value.lat, "lon": value.lon}
+        if value.accuracy_m is not None:
+            loc["accuracy_m"] = value.accuracy_m
+        return loc
+    return value
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    """The contract's JSON object for an event (fields that are None are left out)."""
+    out: dict[str, Any] = {"event_id": event.event_id, "type": event.TYPE}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if value is not None and field.name != "event_id":
+            out[field.name] = _plain(value)
+    return out
+
+
+def dumps(event: Event) -> bytes:
+    return orjson.dumps(to_json(event))
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    return (end - start) / timedelta(seconds=1)
