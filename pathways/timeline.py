@@ -1,0 +1,227 @@
+"""An incident's timeline: its milestones, unit roles, pathway and facts, from a set of events.
+
+Built from scratch from the deduplicated events each time, so it depends only on the set of
+events, never on their arrival order. Ties in time are broken by event_id.
+
+Milestone expressions (`[qualifier:]event_type`):
+- `call.received`      the earliest event of that type (`first:` is the same, `last:` the latest)
+- `walkin:hospital.arrived`  only for walk-ins (hospital events, no call and no unit events)
+- `prehospital:ecg.acquired` / `hospital:ecg.acquired`  the earliest ECG in that setting
+- `<role>:unit.<status>`  that unit's earliest event of the type, where role is
+  `transporting` (the unit with the earliest unit.left_scene), `first_assigned`,
+  `first_enroute` or `first_on_scene` (the unit with the earliest event of that status)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pathways import events as ev
+
+PATHWAYS = ev.PATHWAYS
+UNIT_ROLES = {
+    "transporting": "unit.left_scene",
+    "first_assigned": "unit.assigned",
+    "first_enroute": "unit.enroute",
+    "first_on_scene": "unit.on_scene",
+}
+ECG_SETTINGS = frozenset({"prehospital", "hospital"})
+QUALIFIERS = frozenset({"first", "last", "walkin", *ECG_SETTINGS, *UNIT_ROLES})
+FACTS = frozenset(
+    {
+        "stemi",
+        "stroke",
+        "major_trauma",
+        "lvo_suspected",
+        "walk_in",
+        "transferred",
+        "cancelled",
+        "closed",
+        "ems",
+    }
+)
+# Clinical facts that decide the pathway over the dispatcher's hint.
+DIAGNOSIS_PATHWAY = {
+    "stemi": "chest_pain",
+    "ischemic_stroke": "stroke",
+    "hemorrhagic_stroke": "stroke",
+    "major_trauma": "trauma",
+}
+MILESTONE_TYPES = frozenset(
+    t for t in ev.EVENT_TYPES if t not in ("gps.fix", "unit.available", "hospital.status")
+)
+
+Area = tuple[str, str] | None
+Locate = Callable[[float, float], Area]
+
+
+def check_milestone(expr: str) -> str | None:
+    """Why `expr` is not a valid milestone expression, or None when it is."""
+    qualifier, _, kind = expr.rpartition(":")
+    if kind not in MILESTONE_TYPES:
+        return f"unknown milestone {expr!r} (event type {kind!r} is not an incident event)"
+    if qualifier and qualifier not in QUALIFIERS:
+        return f"unknown milestone qualifier {qualifier!r} in {expr!r}; known: {sorted(QUALIFIERS)}"
+    if qualifier in UNIT_ROLES and not kind.startswith("unit."):
+        return f"milestone {expr!r}: a unit role needs a unit.* event type"
+    if qualifier in ECG_SETTINGS and kind != "ecg.acquired":
+        return f"milestone {expr!r}: a setting qualifier needs ecg.acquired"
+    return None
+
+
+def _order(event: ev.Event) -> tuple[float, str]:
+    return (event.ts.timestamp(), event.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    incident_id: str
+    by_type: dict[str, list[ev.Event]]
+    by_unit: dict[str, dict[str, list[ev.Event]]]
+    pathway: str = "other"
+    triage_level: int | None = None
+    district_id: str | None = None
+    area_type: str | None = None
+    facts: frozenset[str] = frozenset()
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def find(self, expr: str) -> ev.Event | None:
+        qualifier, _, kind = expr.rpartition(":")
+        if qualifier in UNIT_ROLES:
+            unit = self.roles.get(qualifier)
+            found = self.by_unit.get(unit, {}).get(kind, []) if unit else []
+            return found[0] if found else None
+        found = self.by_type.get(kind, [])
+        if qualifier in ECG_SETTINGS:
+            found = [e for e in found if getattr(e, "setting", None) == qualifier]
+        if not found or (qualifier == "walkin" and "walk_in" not in self.facts):
+            return None
+        return found[-1] if qualifier == "last" else found[0]
+
+    def first(self, options: Iterable[str]) -> ev.Event | None:
+        """The milestone of the first alternative that is present."""
+        for expr in options:
+            found = self.find(expr)
+            if found is not None:
+                return found
+        return None
+
+    @property
+    def hospital_id(self) -> str | None:
+        """The receiving hospital: of the first hospital event, else the transport's destination."""
+        for kind in ("hospital.arrived", *ev.HOSPITAL_MILESTONES):
+            for event in self.by_type.get(kind, []):
+                if event.hospital_id:
+                    return event.hospital_id
+        for kind in ("unit.at_destination", "unit.left_scene"):
+            found = self.find(f"transporting:{kind}")
+            if found is not None:
+                dest = found.hospital_id or getattr(found, "destination_hospital_id", None)
+                if dest:
+                    return str(dest)
+        return None
+
+    @property
+    def transfer(self) -> str:
+        return "transferred" if "transferred" in self.facts else "direct"
+
+    def attribute(self, name: str) -> str | None:
+        value = {
+            "area_type": self.area_type,
+            "pathway": self.pathway,
+            "triage_level": None if self.triage_level is None else str(self.triage_level),
+            "transfer": self.transfer,
+        }.get(name)
+        return value
+
+
+def build_timeline(events: Iterable[ev.Event], locate: Locate | None = None) -> Timeline:
+    """The timeline of one incident's events (any order); `locate` gives district and area."""
+    ordered = sorted((e for e in events if e.TYPE in MILESTONE_TYPES), key=_order)
+    by_type: dict[str, list[ev.Event]] = defaultdict(list)
+    by_unit: dict[str, dict[str, list[ev.Event]]] = defaultdict(lambda: defaultdict(list))
+    for event in ordered:
+        by_type[event.TYPE].append(event)
+        if event.unit_id and event.TYPE.startswith("unit."):
+            by_unit[event.unit_id][event.TYPE].append(event)
+    roles = {
+        role: by_type[kind][0].unit_id or ""
+        for role, kind in UNIT_ROLES.items()
+        if by_type.get(kind)
+    }
+    facts = _facts(by_type, ordered)
+    district_id, area_type = _area(by_type, locate)
+    incident = next((e.incident_id for e in ordered if e.incident_id), "")
+    return Timeline(
+        incident_id=incident or "",
+        by_type=dict(by_type),
+        by_unit={u: dict(k) for u, k in by_unit.items()},
+        pathway=_pathway(ordered),
+        triage_level=_triage(ordered),
+        district_id=district_id,
+        area_type=area_type,
+        facts=facts,
+        roles=roles,
+    )
+
+
+def _pathway(ordered: list[ev.Event]) -> str:
+    """Latest clinical fact wins; else the latest dispatcher hint; else `other`."""
+    hint: str | None = None
+    clinical: str | None = None
+    for event in ordered:
+        if isinstance(event, ev.CallReceived | ev.CallTriaged) and event.pathway_hint:
+            hint = event.pathway_hint
+        elif isinstance(event, ev.DiagnosisMade) and event.diagnosis in DIAGNOSIS_PATHWAY:
+            clinical = DIAGNOSIS_PATHWAY[event.diagnosis]
+        elif isinstance(event, ev.EcgAcquired) and event.stemi:
+            clinical = "chest_pain"
+    return clinical or hint or "other"
+
+
+def _triage(ordered: list[ev.Event]) -> int | None:
+    level: int | None = None
+    for event in ordered:
+        if isinstance(event, ev.CallReceived | ev.CallTriaged) and event.triage_level:
+            level = event.triage_level
+    return level
+
+
+def _area(by_type: dict[str, list[ev.Event]], locate: Locate | None) -> tuple[str | None, ...]:
+    calls = by_type.get("call.received", [])
+    if locate is None or not calls:
+        return None, None
+    call = calls[0]
+    assert isinstance(call, ev.CallReceived)
+    found = locate(call.location.lat, call.location.lon)
+    if found is None or found[1] not in ("urban", "county"):
+        return (found[0] if found else None), None
+    return found
+
+
+def _facts(by_type: dict[str, list[ev.Event]], ordered: list[ev.Event]) -> frozenset[str]:
+    facts: set[str] = set()
+    diagnoses = {getattr(e, "diagnosis", "") for e in by_type.get("diagnosis.made", [])}
+    if "stemi" in diagnoses or any(getattr(e, "stemi", False) for e in ordered):
+        facts.add("stemi")
+    if diagnoses & {"ischemic_stroke", "hemorrhagic_stroke"}:
+        facts.add("stroke")
+    if "major_trauma" in diagnoses:
+        facts.add("major_trauma")
+    if any(getattr(e, "lvo_suspected", False) for e in by_type.get("stroke.screen", [])):
+        facts.add("lvo_suspected")
+    has_units = any(k.startswith("unit.") for k in by_type)
+    if has_units:
+        facts.add("ems")
+    if not has_units and "call.received" not in by_type and "hospital.arrived" in by_type:
+        facts.add("walk_in")
+    hospitals = {e.hospital_id for k in ev.HOSPITAL_MILESTONES for e in by_type.get(k, [])}
+    if "transfer.departed" in by_type or len(hospitals - {None}) > 1:
+        facts.add("transferred")
+    if "call.cancelled" in by_type:
+        facts.add("cancelled")
+    if "incident.closed" in by_type:
+        facts.add("closed")
+    return frozenset(facts)
