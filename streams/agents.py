@@ -1,0 +1,269 @@
+"""Agents, tables and the sweep timer of a worker; wiring only.
+
+    inputs (raw bytes) --ingest--> unit feed (by unit_id) --units--> incident feed
+                                \\-> incident feed (by incident_id) --incidents--> outputs
+    timer --tick per partition--> incident feed (deadline sweeps run inside the agent, where
+    the table may be written)
+
+All agents have `concurrency=1`; at-least-once delivery is made exact by deduplicating on
+`event_id` in the table records.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Coroutine, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from geo.regions import load_region
+from pathways import events as ev
+from pathways.engine import Engine
+from pathways.prealerts import PreAlertRules
+from pathways.rulepack import load_pack
+from streams import feeds
+from streams.clock import Clock, PartitionClock
+from streams.incident_agent import IncidentDesk
+from streams.ingest import (
+    PROCESSING_ERROR,
+    DeadLetter,
+    DeadLetterPolicy,
+    Origin,
+    decode,
+    normalize_headers,
+)
+from streams.sinks import Sink
+from streams.telemetry import Telemetry
+from streams.topics import MAX_MESSAGE_BYTES
+from streams.unit_agent import UnitDesk
+
+if TYPE_CHECKING:
+    from streams.app import Topics, WorkerOptions
+
+log = logging.getLogger(__name__)
+_UNIT_TOPICS = frozenset({"dispatch.units", "dispatch.gps"})
+
+
+@dataclass(slots=True)
+class Ingest:
+    """Decode one input message; dead-letter it or forward it to the side owning its state."""
+
+    policy: DeadLetterPolicy
+    sink: Sink
+    telemetry: Telemetry
+    topic_prefix: str
+    feeds: Any  # object with async to_incident(key, item) and to_unit(key, item)
+
+    async def handle(self, raw: bytes | None, origin: Origin) -> ev.Event | DeadLetter:
+        topic = origin.topic.removeprefix(self.topic_prefix)
+        outcome = decode(raw, origin)
+        if isinstance(outcome, DeadLetter):
+            self.telemetry.count_deadletter(str(outcome.reason), topic)
+            log.warning("dead letter", extra={"event": "deadletter", "reason": str(outcome.reason),
+                                              "topic": origin.topic, "partition": origin.partition,
+                                              "offset": origin.offset})
+            if self.policy.wants_record(outcome):
+                await self.sink.deadletter(outcome)
+            return outcome
+        self.telemetry.count_event(topic)
+        self.telemetry.observe_event_lag(topic, max(0.0, time.time() - outcome.ts.timestamp()))
+        await self._route(outcome)
+        return outcome
+
+    async def _route(self, event: ev.Event) -> None:
+        if ev.TOPIC_OF_TYPE[event.TYPE] in _UNIT_TOPICS:
+            await self.feeds.to_unit(event.unit_id or "", event)
+        elif isinstance(event, ev.HospitalStatus):
+            # every incident partition chooses destinations, so every one needs the status
+            await self.feeds.to_every_incident_partition(event.hospital_id or "", event)
+        elif event.incident_id:
+            await self.feeds.to_incident(event.incident_id, event)
+
+
+@dataclass(slots=True)
+class KafkaFeeds:
+    incident_feed: Any
+    unit_feed: Any
+    partitions: int
+
+    async def to_incident(self, key: str, item: feeds.Envelope) -> None:
+        await self.incident_feed.send(key=key.encode(), value=feeds.encode(item),
+                                      partition=feeds.partition_of(key, self.partitions))
+
+    async def to_every_incident_partition(self, key: str, item: feeds.Envelope) -> None:
+        for partition in range(self.partitions):
+            await self.incident_feed.send(key=key.encode(), value=feeds.encode(item),
+                                          partition=partition)
+
+    async def to_unit(self, key: str, item: feeds.Envelope) -> None:
+        await self.unit_feed.send(key=key.encode(), value=feeds.encode(item),
+                                  partition=feeds.partition_of(key, self.partitions))
+
+
+def _origin(message: Any) -> Origin:
+    return Origin(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        headers=normalize_headers(message.headers),
+    )
+
+
+@dataclass(slots=True)
+class _Wiring:
+    """What the agents of one worker share: the desks, the tables and the progress counts."""
+
+    ingest: Ingest
+    units: UnitDesk
+    incidents: IncidentDesk
+    unit_table: Any
+    incident_table: Any
+    guard: _Guard
+    progress: dict[str, int] = field(
+        default_factory=lambda: {"ingested": 0, "unit_messages": 0, "incident_messages": 0}
+    )
+
+    async def on_input(self, message: Any) -> None:
+        self.progress["ingested"] += 1
+        await self.ingest.handle(message.value, _origin(message))
+
+    async def on_unit(self, message: Any) -> None:
+        self.progress["unit_messages"] += 1
+        await self.units.handle(feeds.decode(message.value), _StrKeys(self.unit_table))
+
+    async def on_incident(self, message: Any) -> None:
+        item = feeds.decode(message.value)
+        if not isinstance(item, feeds.Tick):
+            self.progress["incident_messages"] += 1
+        await self.incidents.handle(item, message.partition, _StrKeys(self.incident_table))
+
+
+def install(
+    app: Any, topics: Topics, *, clock: Clock, telemetry: Telemetry, options: WorkerOptions
+) -> None:
+    wiring = _wire(app, topics, clock, telemetry, options)
+    _agents(app, topics, wiring)
+    _timers(app, topics, wiring, options)
+
+
+def _wire(
+    app: Any, topics: Topics, clock: Clock, telemetry: Telemetry, options: WorkerOptions
+) -> _Wiring:
+    region = load_region(options.region) if options.region else load_region()
+    engine = Engine(load_pack(options.rule_pack), region.locate)
+    kafka_feeds = KafkaFeeds(topics.incident_feed, topics.unit_feed, options.partitions)
+    partition_clock = PartitionClock(clock, lateness=timedelta(seconds=options.lateness_s))
+    rules = PreAlertRules(eta_threshold_s=options.eta_threshold_s)
+    big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}  # a long incident's state is large
+    return _Wiring(
+        ingest=Ingest(options.policy, topics.sink, telemetry, options.topic_prefix, kafka_feeds),
+        units=UnitDesk(region, clock, kafka_feeds.to_incident),
+        incidents=IncidentDesk(engine, region, partition_clock, topics.sink, telemetry,
+                               kafka_feeds.to_unit, options.partitions, rules),
+        unit_table=app.Table("units", default=None, partitions=options.partitions,
+                             key_type=bytes, extra_topic_configs=big),
+        incident_table=app.Table("incidents", default=None, partitions=options.partitions,
+                                 key_type=bytes, extra_topic_configs=big),
+        guard=_Guard(topics.sink, telemetry, options.topic_prefix),
+    )
+
+
+def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
+    guard = wiring.guard
+
+    @app.agent(topics.inputs, name="ingest", concurrency=1)
+    async def ingest_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.run(event.message, wiring.on_input(event.message))
+
+    @app.agent(topics.unit_feed, name="units", concurrency=1)
+    async def unit_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.run(event.message, wiring.on_unit(event.message))
+
+    @app.agent(topics.incident_feed, name="incidents", concurrency=1)
+    async def incident_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.run(event.message, wiring.on_incident(event.message))
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
+        wiring.incidents.forget_deadlines()
+
+
+def _timers(app: Any, topics: Topics, wiring: _Wiring, options: WorkerOptions) -> None:
+    logged = dict(wiring.progress)
+
+    @app.timer(interval=5.0)
+    async def log_progress() -> None:
+        # counts only: what an operator needs to see the worker is alive and which share it has
+        if wiring.progress != logged:
+            logged.update(wiring.progress)
+            log.info("progress", extra={"event": "progress", **wiring.progress})
+
+    @app.timer(interval=options.sweep_interval_s)
+    async def sweep_ticks() -> None:
+        # every worker ticks every partition: a sweep is idempotent, so a doubled tick is harmless
+        tick = [feeds.encode(feeds.Tick(p)) for p in range(options.partitions)]
+        for partition, value in enumerate(tick):
+            await topics.incident_feed.send(key=b"tick", value=value, partition=partition)
+
+
+@dataclass(slots=True)
+class _Guard:
+    """No message may crash or stall an agent: a failure while processing a valid message (a
+    bug, by definition) dead-letters that message as `processing_error` and is counted."""
+
+    sink: Sink
+    telemetry: Telemetry
+    topic_prefix: str
+
+    async def run(self, message: Any, work: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await work
+        except Exception as exc:  # the policy: keep the message, count it, go on
+            origin = _origin(message)
+            log.error("processing failed", extra={
+                "event": "processing_error", "reason": type(exc).__name__,
+                "topic": origin.topic, "partition": origin.partition, "offset": origin.offset})
+            self.telemetry.count_deadletter(
+                PROCESSING_ERROR, origin.topic.removeprefix(self.topic_prefix))
+            detail = f"{type(exc).__name__} in {origin.topic}"
+            await self.sink.deadletter(
+                DeadLetter(PROCESSING_ERROR, detail, origin, message.value or b""))
+
+
+class _StrKeys(MutableMapping[str, Any]):
+    """A Faust table seen as a mapping with str keys (it stores raw bytes keys)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._table.get(key.encode(), default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table[key.encode()]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._table[key.encode()] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (_text(k) for k in self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def items(self) -> Any:  # one pass over the store, not a lookup per key
+        return [(_text(k), v) for k, v in self._table.items()]
+
+
+def _text(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
+

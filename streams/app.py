@@ -1,0 +1,142 @@
+"""The Faust app factory: topics, tables and agents of one pathwatch worker.
+
+    app = create_app(settings, clock=WallClock(), registry=CollectorRegistry())
+
+Everything the agents decide is a call into `pathways`/`geo`; this module only wires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from streams import topics as names
+from streams.clock import Clock
+from streams.ingest import DeadLetterPolicy
+from streams.settings import Settings
+from streams.sinks import KafkaSink
+from streams.telemetry import NoTelemetry, Telemetry
+
+DEFAULT_APP_ID = "pathwatch"
+# Room for a dead-lettered message of up to the broker's limit plus its headers.
+PRODUCER_MAX_REQUEST_BYTES = names.MAX_MESSAGE_BYTES + 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    app_id: str = DEFAULT_APP_ID
+    topic_prefix: str = ""
+    partitions: int = names.DEFAULT_PARTITIONS
+    web_enabled: bool = False
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    datadir: Path | None = None
+    sweep_interval_s: float = 1.0
+    # event-time mode: how far behind its latest event a partition's clock stays, so events
+    # that took a longer path (the unit side) are not overtaken by a sweep; at 60x, 5 s of
+    # event time is 80 ms of wall time
+    lateness_s: float = 5.0
+    eta_threshold_s: float = 120.0
+    region: str | None = None  # geo region name or folder; None: the demo region
+    rule_pack: str = "cn"
+    policy: DeadLetterPolicy = field(default_factory=DeadLetterPolicy)
+
+
+@dataclass(slots=True)
+class Topics:
+    inputs: Any
+    incident_feed: Any
+    unit_feed: Any
+    sink: KafkaSink
+
+
+def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
+    datadir = options.datadir or settings.home / "faust"
+    return faust.App(
+        options.app_id,
+        **settings.faust_app_kwargs(),
+        store="memory://",
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        topic_partitions=options.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+        consumer_max_fetch_size=PRODUCER_MAX_REQUEST_BYTES,
+        table_standby_replicas=0,
+        # a SIGKILLed worker's partitions move on after 10 s, not Faust's default 60 s
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        datadir=str(datadir),
+        # With `streams.web.attach_web` registered (the worker command does it), Faust starts
+        # that server instead of its own; should its own ever start, /table (table values are
+        # patient data) and /router (cluster topology) stay off.
+        web_enabled=options.web_enabled,
+        web_host=options.web_host,
+        web_port=options.web_port,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+    )
+
+
+FEEDS = ("incident-feed", "unit-feed")
+
+
+def feed_topic_names(options: WorkerOptions) -> list[str]:
+    """The internal topics (created before the worker starts, so the first assignment has them)."""
+    return [f"{options.topic_prefix}{options.app_id}-{name}" for name in FEEDS]
+
+
+def _topics(app: faust.App, options: WorkerOptions) -> Topics:
+    prefix = options.topic_prefix
+
+    def raw(*topic_names: str, **extra: Any) -> Any:
+        return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", **extra)
+
+    def feed(name: str) -> Any:
+        return raw(f"{prefix}{options.app_id}-{name}", partitions=options.partitions,
+                   internal=True, config=dict(names.TOPIC_CONFIG))
+
+    sink = KafkaSink(
+        intervals=raw(prefix + names.INTERVALS),
+        alerts=raw(prefix + names.ALERTS),
+        prealerts=raw(prefix + names.PREALERTS),
+        deadletters=raw(prefix + names.DEADLETTER),
+    )
+    return Topics(
+        inputs=raw(*(prefix + name for name in names.INPUT_TOPICS)),
+        incident_feed=feed("incident-feed"),
+        unit_feed=feed("unit-feed"),
+        sink=sink,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock,
+    registry: Any = None,
+    telemetry: Telemetry | None = None,
+    options: WorkerOptions | None = None,
+) -> faust.App:
+    """A configured app with its agents; `registry` is the Prometheus registry of metrics."""
+    from streams.agents import install  # agents import pathways/geo, which are heavier
+
+    options = options or WorkerOptions()
+    app = _faust_app(settings, options)
+    if telemetry is None:
+        telemetry = _metrics(registry, options) if registry is not None else NoTelemetry()
+    install(app, _topics(app, options), clock=clock, telemetry=telemetry, options=options)
+    return app
+
+
+def _metrics(registry: Any, options: WorkerOptions) -> Telemetry:
+    from pathways.rulepack import load_pack
+    from streams.metrics import metrics_for_pack
+
+    return metrics_for_pack(registry, load_pack(options.rule_pack))

@@ -1,0 +1,71 @@
+"""The `pathwatch` command.
+
+Each command module exposes `register(subparsers)`, which adds its sub-commands and sets
+`func(args) -> int` on each parser. To add a command, add its module to COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from streams.settings import PathwatchError, Settings
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "streams.cli_broker",
+    "streams.cli_import",
+    "streams.cli_simulate",
+    "streams.cli_replay",
+    "streams.cli_worker",
+    "streams.cli_demo",
+)
+
+
+def add_bootstrap_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--bootstrap` option every command that talks to Kafka takes."""
+    parser.add_argument(
+        "--bootstrap",
+        default=None,
+        metavar="HOST:PORT[,...]",
+        help="Kafka bootstrap servers (default: $PATHWATCH_BOOTSTRAP or 127.0.0.1:9092)",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with `--bootstrap` (when given) taking precedence."""
+    settings = Settings.from_env()
+    bootstrap = getattr(args, "bootstrap", None)
+    return settings.with_bootstrap(bootstrap) if bootstrap else settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pathwatch",
+        description="Real-time monitor for emergency dispatch and time-critical care pathways.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except PathwatchError as exc:
+        print(f"pathwatch: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

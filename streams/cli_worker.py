@@ -1,0 +1,96 @@
+"""`pathwatch worker`: run the streaming pipeline (Faust) against Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from streams.cli import add_bootstrap_argument, settings_from
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    worker = subparsers.add_parser(
+        "worker",
+        help="run the streaming worker (agents, tables, deadline sweeps, pre-alerts)",
+        description="Run the pathwatch worker. Start more with the same --app-id to share "
+        "the partitions.",
+    )
+    add_bootstrap_argument(worker)
+    worker.add_argument("--app-id", default="pathwatch",
+                        help="consumer group and table namespace (default: pathwatch)")
+    worker.add_argument("--topic-prefix", default="", help="prepended to every topic name")
+    worker.add_argument("--clock", choices=("wall", "watermark"), default="wall",
+                        help="deadline clock: wall (live) or event-time watermark (replay)")
+    worker.add_argument("--web-host", default="127.0.0.1", help="bind address of the web server")
+    worker.add_argument("--web-port", type=int, default=6066, help="web server port")
+    worker.add_argument("--no-web", action="store_true", help="do not start the web server")
+    worker.add_argument("--partitions", type=int, default=None,
+                        help="partitions of created topics (default: 6)")
+    worker.add_argument("--sweep-interval", type=float, default=1.0,
+                        help="seconds between deadline sweeps (default: 1)")
+    worker.add_argument("--lateness", type=float, default=5.0,
+                        help="watermark clock: seconds of event time a partition's sweeps stay "
+                             "behind its latest event (default: 5)")
+    worker.add_argument("--eta-threshold", type=float, default=120.0,
+                        help="seconds an ETA must move to send a pre-alert update")
+    worker.add_argument("--region", default=None, help="geo region name or folder (default: demo)")
+    worker.add_argument("--rule-pack", default="cn", help="rule pack name or file (default: cn)")
+    worker.add_argument("--datadir", type=Path, default=None,
+                        help="Faust data folder (default: $PATHWATCH_HOME/faust)")
+    worker.add_argument("--log-level", default="info", help="debug, info, warning (default)")
+    worker.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust
+    from prometheus_client import CollectorRegistry
+
+    from streams import topics
+    from streams.app import WorkerOptions, create_app, feed_topic_names
+    from streams.clock import clock_named
+    from streams.logs import logging_config
+
+    settings = settings_from(args)
+    partitions = args.partitions or topics.DEFAULT_PARTITIONS
+    topics.create_topics(settings=settings, partitions=partitions, prefix=args.topic_prefix)
+    options = WorkerOptions(
+        app_id=args.app_id,
+        topic_prefix=args.topic_prefix,
+        partitions=partitions,
+        web_enabled=not args.no_web,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        datadir=args.datadir,
+        sweep_interval_s=args.sweep_interval,
+        lateness_s=args.lateness,
+        eta_threshold_s=args.eta_threshold,
+        region=args.region,
+        rule_pack=args.rule_pack,
+    )
+    topics.create_topics(settings=settings, partitions=partitions,
+                         names=feed_topic_names(options))
+    registry = CollectorRegistry()
+    app = create_app(settings, clock=clock_named(args.clock), registry=registry, options=options)
+    _attach_web(app, registry, options, settings)
+    worker = faust.Worker(app, loglevel=args.log_level.upper(), quiet=True,
+                          logging_config=logging_config(args.log_level.upper()))
+    worker.execute_from_commandline()
+    return 0
+
+
+def _attach_web(app: Any, registry: Any, options: Any, settings: Any) -> None:
+    """The screens, /metrics and /healthz (streams.web), when enabled and installed."""
+    if not options.web_enabled:
+        return
+    try:
+        web = importlib.import_module("streams.web")
+    except ImportError:
+        return
+    attach = getattr(web, "attach_web", None)
+    if attach is not None:
+        attach(app, registry=registry, options=options, settings=settings)

@@ -1,0 +1,169 @@
+"""The unit side: per `unit_id`, its current incident, destination, last fix, geofences and ETA.
+
+Unit status events are forwarded to the incident side (keyed by incident); GPS fixes drive the
+geofence step (inferred `unit.on_scene` / `unit.at_destination`, source `avl`) and the ETA to
+the destination, both forwarded to the incident side as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from geo import geofence
+from geo.eta import estimate_eta, new_speed_state
+from geo.regions import Region
+from pathways import events as ev
+from streams.clock import Clock
+from streams.feeds import Envelope, EtaUpdate, UnitTargets
+
+Forward = Callable[[str, Envelope], Awaitable[None]]
+SEEN_KEPT = 64  # recent event ids per unit, for deduplication of redeliveries
+ETA_RESEND_S = 30.0  # forward a new ETA only when it moved this much (the pre-alert decides more)
+_SPEEDS = new_speed_state()
+_STOP_STATUSES = frozenset({"unit.available", "unit.cancelled"})
+
+
+@dataclass(slots=True)
+class UnitDesk:
+    region: Region
+    clock: Clock
+    to_incident: Forward
+
+    async def handle(self, item: Envelope, table: MutableMapping[str, Any]) -> None:
+        if isinstance(item, UnitTargets):
+            await self._targets(item, table)
+        elif isinstance(item, ev.GpsFix):
+            await self._fix(item, table)
+        elif isinstance(item, ev.Event) and item.unit_id:
+            await self._status(item, table)
+
+    async def _status(self, event: ev.Event, table: MutableMapping[str, Any]) -> None:
+        unit = _load(table, event.unit_id or "")
+        if _seen(unit, event.event_id):
+            return
+        self.clock.observe(event.ts)
+        if event.incident_id:  # forward first: at-least-once, the incident side dedupes
+            await self.to_incident(event.incident_id, event)
+        _remember(unit, event.event_id)
+        if _is_later(unit, event):  # an older status must not roll the unit's state back
+            _apply_status(unit, event)
+        table[event.unit_id or ""] = unit
+        if event.TYPE == "unit.left_scene":
+            await self._maybe_eta(unit, table_key=event.unit_id or "", table=table)
+
+    async def _targets(self, item: UnitTargets, table: MutableMapping[str, Any]) -> None:
+        unit = _load(table, item.unit_id)
+        if unit.get("incident_id") not in (None, item.incident_id):
+            return  # the unit has moved on to another incident
+        unit["incident_id"] = item.incident_id
+        if item.scene is not None:
+            unit["scene"] = list(item.scene)
+        if item.hospital_id is not None:
+            unit["destination"] = item.hospital_id
+        table[item.unit_id] = unit
+        await self._maybe_eta(unit, table_key=item.unit_id, table=table)
+
+    async def _fix(self, fix: ev.GpsFix, table: MutableMapping[str, Any]) -> None:
+        unit_id = fix.unit_id or ""
+        unit = _load(table, unit_id)
+        self.clock.observe(fix.ts)
+        # no id bookkeeping for fixes: a redelivered or older fix changes nothing below
+        last = unit.get("fix")
+        if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
+            unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
+        state, inferred = geofence.step(unit.get("fences"), fix, self._fence_targets(unit))
+        unit["fences"] = state
+        for event in inferred:
+            if event.incident_id:
+                await self.to_incident(event.incident_id, event)
+            if event.TYPE == "unit.at_destination":
+                unit["status"] = event.TYPE
+        table[unit_id] = unit
+        await self._maybe_eta(unit, table_key=unit_id, table=table)
+
+    def _fence_targets(self, unit: dict[str, Any]) -> list[geofence.FenceTarget]:
+        incident, status = unit.get("incident_id"), unit.get("status")
+        if not incident:
+            return []
+        if status in ("unit.assigned", "unit.enroute") and unit.get("scene"):
+            lat, lon = unit["scene"]
+            return [geofence.scene_target(incident, lat, lon)]
+        hospital = self.region.hospital(unit.get("destination") or "")
+        if status == "unit.left_scene" and hospital is not None:
+            return [geofence.destination_target(incident, hospital)]
+        return []
+
+    async def _maybe_eta(
+        self, unit: dict[str, Any], *, table_key: str, table: MutableMapping[str, Any]
+    ) -> None:
+        update = _eta(self.region, unit, table_key)
+        if update is None:
+            return
+        sent = unit.get("eta")
+        if sent and sent["hospital_id"] == update.hospital_id:
+            moved = abs((ev.parse_timestamp(sent["eta_ts"]) - update.eta_ts).total_seconds())
+            if moved < ETA_RESEND_S:
+                return
+        await self.to_incident(update.incident_id, update)
+        unit["eta"] = {"hospital_id": update.hospital_id, "eta_ts": _ts(update.eta_ts)}
+        table[table_key] = unit
+
+
+def _apply_status(unit: dict[str, Any], event: ev.Event) -> None:
+    stopped = event.TYPE in _STOP_STATUSES
+    incident = None if stopped else event.incident_id
+    if stopped or incident != unit.get("incident_id"):
+        unit.update(destination=None, scene=None, eta=None, fences=None)
+    unit.update(incident_id=incident, status=event.TYPE, status_ts=_ts(event.ts))
+    given = getattr(event, "destination_hospital_id", None)
+    if given:
+        unit["destination"] = given
+
+
+def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None:
+    """The ETA of a transporting unit from its last fix to its destination's door."""
+    hospital = region.hospital(unit.get("destination") or "")
+    fix, incident = unit.get("fix"), unit.get("incident_id")
+    if unit.get("status") != "unit.left_scene" or hospital is None or not fix or not incident:
+        return None
+    at = ev.parse_timestamp(fix["ts"])
+    located = region.locate(fix["lat"], fix["lon"])
+    area = located[1] if located else "county"
+    eta = estimate_eta(
+        (fix["lat"], fix["lon"]), (hospital.lat, hospital.lon), area, at, _SPEEDS, at
+    )
+    return EtaUpdate(
+        incident_id=incident,
+        unit_id=unit_id,
+        hospital_id=hospital.hospital_id,
+        at=at,
+        eta_ts=at + timedelta(seconds=round(eta.seconds)),
+        eta_low_ts=at + timedelta(seconds=round(eta.low_s)),
+        eta_high_ts=at + timedelta(seconds=round(eta.high_s)),
+    )
+
+
+def _load(table: MutableMapping[str, Any], unit_id: str) -> dict[str, Any]:
+    found = table.get(unit_id)
+    return dict(found) if found else {"seen": []}
+
+
+def _seen(unit: dict[str, Any], event_id: str) -> bool:
+    return event_id in unit.get("seen", [])
+
+
+def _remember(unit: dict[str, Any], event_id: str) -> None:
+    unit["seen"] = [*unit.get("seen", []), event_id][-SEEN_KEPT:]
+
+
+def _is_later(unit: dict[str, Any], event: ev.Event) -> bool:
+    """Out-of-order status events must not roll a unit's state back."""
+    last = unit.get("status_ts")
+    return last is None or ev.parse_timestamp(last) <= event.ts
+
+
+def _ts(moment: datetime) -> str:
+    return ev.format_timestamp(moment)

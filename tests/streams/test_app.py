@@ -1,0 +1,33 @@
+"""The app factory: topics, tables, agents and the settings the team agreed on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from streams.app import WorkerOptions, create_app, feed_topic_names
+from streams.clock import WatermarkClock
+from streams.settings import Settings
+
+
+def test_create_app_wires_agents_tables_and_safe_settings(tmp_path: Path) -> None:
+    options = WorkerOptions(app_id="t-app", topic_prefix="p.", datadir=tmp_path)
+    registry = CollectorRegistry()
+    app = create_app(Settings(bootstrap="127.0.0.1:1"), clock=WatermarkClock(),
+                     registry=registry, options=options)
+    conf = app.conf
+    assert conf.processing_guarantee.value == "at_least_once"
+    assert conf.web_tables_enabled is False and conf.web_router_enabled is False
+    agents = {a.name.rsplit(".", 1)[-1]: a for a in app.agents.values()}
+    assert set(agents) >= {"ingest", "units", "incidents"}
+    assert all(a.concurrency == 1 for a in agents.values())
+    inputs = set(agents["ingest"].channel.topics)
+    assert "p.dispatch.calls" in inputs and "p.hospital.status" in inputs
+    assert set(agents["incidents"].channel.topics) == {"p.t-app-incident-feed"}
+    assert feed_topic_names(options) == ["p.t-app-incident-feed", "p.t-app-unit-feed"]
+    assert {"incidents", "units"} <= set(app.tables)
+    # the pack's targets reach the metrics on the registry passed in
+    assert registry.get_sample_value(
+        "pathwatch_interval_target_seconds", {"interval": "door_to_balloon", "area_type": ""}
+    ) == 5400.0
