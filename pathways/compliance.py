@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -87,12 +87,15 @@ class Compliance:
         self.pack = pack
         self.timezone = timezone or pack.timezone
         self._latest: dict[tuple[str, str], IntervalRecord] = {}
+        self._newest_start: datetime | None = None
 
     def add(self, record: IntervalRecord) -> None:
         key = (record.incident_id, record.interval)
         held = self._latest.get(key)
         if held is None or record.revision >= held.revision:
             self._latest[key] = record
+        if self._newest_start is None or record.start_ts > self._newest_start:
+            self._newest_start = record.start_ts
 
     def add_all(self, records: Iterable[IntervalRecord]) -> None:
         for record in records:
@@ -105,13 +108,44 @@ class Compliance:
     def stats(
         self, periods: Iterable[str] = ("day", "month"), dimensions: Iterable[str] = DIMENSIONS
     ) -> list[BucketStats]:
+        return self._stats(self._latest.values(), tuple(periods), tuple(dimensions))
+
+    def current(self, dimensions: Iterable[str] = DIMENSIONS) -> list[BucketStats]:
+        """Stats of the newest day and month seen (by interval start, in event time)."""
+        if self._newest_start is None:
+            return []
+        today = self._labels(self._newest_start)
+        month = [r for r in self._latest.values() if self._labels(r.start_ts)["month"] ==
+                 today["month"]]
+        return [
+            stats
+            for stats in self._stats(month, ("day", "month"), tuple(dimensions))
+            if stats.bucket == today[stats.period]
+        ]
+
+    def forget_before_current_month(self) -> None:
+        """Drop records of months before the newest one seen, to bound a live worker's memory."""
+        if self._newest_start is not None:
+            month = self._labels(self._newest_start)["month"]
+            self._latest = {
+                key: record
+                for key, record in self._latest.items()
+                if self._labels(record.start_ts)["month"] >= month
+            }
+
+    def _labels(self, moment: datetime) -> dict[str, str]:
+        local = moment.astimezone(self.timezone)
+        return {"day": local.strftime("%Y-%m-%d"), "month": local.strftime("%Y-%m")}
+
+    def _stats(
+        self, records: Iterable[IntervalRecord], periods: tuple[str, ...],
+        dimensions: tuple[str, ...],
+    ) -> list[BucketStats]:
         buckets: dict[tuple[str, str, str, str, str], _Bucket] = defaultdict(
             lambda: _Bucket([], [], set())
         )
-        periods, dimensions = tuple(periods), tuple(dimensions)
-        for record in self._latest.values():
-            local = record.start_ts.astimezone(self.timezone)
-            labels = {"day": local.strftime("%Y-%m-%d"), "month": local.strftime("%Y-%m")}
+        for record in records:
+            labels = self._labels(record.start_ts)
             for period in periods:
                 for dim in dimensions:
                     value = _dimension_value(record, dim)

@@ -135,3 +135,23 @@ def prealert_to_json(alert: PreAlert) -> dict[str, Any]:
     out = to_json(alert)
     out["summary"] = to_json(alert.summary)
     return out
+
+
+def interval_from_json(obj: dict[str, Any]) -> IntervalRecord:
+    """The record `to_json` wrote (e.g. read back from `pathwatch.intervals`).
+
+    Raises KeyError, TypeError or ValueError when `obj` is not such a record.
+    """
+    optional = ("target_s", "met", "triage_level", "district_id", "area_type", "hospital_id",
+                "unit_id")
+    return IntervalRecord(
+        incident_id=str(obj["incident_id"]),
+        interval=str(obj["interval"]),
+        start_ts=datetime.fromisoformat(obj["start_ts"]),
+        end_ts=datetime.fromisoformat(obj["end_ts"]),
+        seconds=float(obj["seconds"]),
+        pathway=str(obj.get("pathway", "other")),
+        revision=int(obj["revision"]),
+        quality_flags=tuple(obj.get("quality_flags", ())),
+        **{name: obj.get(name) for name in optional},
+    )

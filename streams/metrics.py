@@ -8,8 +8,6 @@ triage level, kind, state, reason, topic): never an incident, unit or patient id
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -48,75 +46,6 @@ def interval_labels(record: IntervalRecord) -> dict[str, str]:
     }
 
 
-@dataclass(slots=True)
-class _Tally:
-    count: int = 0
-    total_s: float = 0.0
-    within: int = 0  # records with met=True
-    judged: int = 0  # records with met not None
-
-    def add(self, seconds: float, met: bool | None, sign: int) -> None:
-        self.count += sign
-        self.total_s += sign * seconds
-        if met is not None:
-            self.judged += sign
-            self.within += sign if met else 0
-
-
-def period_keys(end_ts: datetime) -> dict[str, str]:
-    """Day and month of an interval, in the local time of its own timestamp (event time)."""
-    return {"day": end_ts.strftime("%Y-%m-%d"), "month": end_ts.strftime("%Y-%m")}
-
-
-class Compliance:
-    """Exact running sums per (interval, area type, period); a revision replaces its earlier one.
-
-    Only the latest day and month seen (in event time) are exported; older periods are dropped.
-    """
-
-    def __init__(self) -> None:
-        self._tallies: dict[tuple[str, str, str, str], _Tally] = {}
-        self._contributed: dict[tuple[str, str], tuple[IntervalRecord, dict[str, str]]] = {}
-        self.current: dict[str, str] = {}
-
-    def add(self, record: IntervalRecord) -> None:
-        key = (record.incident_id, record.interval)
-        earlier = self._contributed.get(key)
-        if earlier is not None and earlier[0].revision >= record.revision:
-            return  # a redelivery or an older revision changes nothing
-        if earlier is not None:
-            self._apply(earlier[0], earlier[1], -1)
-        periods = period_keys(record.end_ts)
-        self._contributed[key] = (record, periods)
-        self._apply(record, periods, +1)
-        for period, value in periods.items():
-            if value > self.current.get(period, ""):
-                self.current[period] = value
-                self._forget_before(period, value)
-
-    def _apply(self, record: IntervalRecord, periods: Mapping[str, str], sign: int) -> None:
-        for period, value in periods.items():
-            if value < self.current.get(period, ""):
-                continue  # a period no longer exported: its tallies are gone
-            for area in ("", _label(record.area_type)):
-                tally_key = (record.interval, area, period, value)
-                self._tallies.setdefault(tally_key, _Tally()).add(record.seconds, record.met, sign)
-
-    def _forget_before(self, period: str, value: str) -> None:
-        stale = [k for k in self._tallies if k[2] == period and k[3] < value]
-        for key in stale:
-            del self._tallies[key]
-        # a record older than the current month can no longer change an exported tally
-        month = self.current.get("month", "")
-        self._contributed = {k: v for k, v in self._contributed.items() if v[1]["month"] >= month}
-
-    def current_tallies(self) -> Iterable[tuple[str, str, str, _Tally]]:
-        """(interval, area type or "" for all, period, tally) of the current day and month."""
-        for (interval, area, period, value), tally in self._tallies.items():
-            if self.current.get(period) == value and tally.count > 0:
-                yield interval, area, period, tally
-
-
 class Metrics:
     """The worker's metrics; the agents call these methods, the web server exports the registry."""
 
@@ -134,7 +63,6 @@ class Metrics:
             targets_s, defaults = pack_targets(load_pack(DEFAULT_PACK))
             interval_targets_s = defaults if interval_targets_s is None else interval_targets_s
         self.registry = registry
-        self.compliance = Compliance()
         self._define(registry, interval_buckets(targets_s))
         for (interval, area), target in (interval_targets_s or {}).items():
             self.interval_target.labels(interval=interval, area_type=area).set(target)
@@ -190,36 +118,17 @@ class Metrics:
             ["topic"],
             registry=registry,
         )
-        self.compliance_mean = Gauge(
-            f"{p}_compliance_mean_seconds",
-            "Mean of an interval over the current period",
-            ["interval", "area_type", "period"],
-            registry=registry,
-        )
-        self.compliance_within = Gauge(
-            f"{p}_compliance_within_target_ratio",
-            "Share of the current period's intervals within target (0..1)",
-            ["interval", "area_type", "period"],
-            registry=registry,
-        )
-        self.compliance_count = Gauge(
-            f"{p}_compliance_intervals",
-            "Intervals counted in the current period",
-            ["interval", "area_type", "period"],
-            registry=registry,
-        )
 
     # --- called by the agents -----------------------------------------------------------------
 
     def observe_interval(self, record: IntervalRecord) -> None:
         """A revision > 1 corrects an earlier value: the histogram keeps the first observation
-        (counters cannot be undone); the compliance gauges are exact."""
+        (counters cannot be undone); the compliance gauges (`streams.web.board_metrics`) are
+        exact."""
         if record.revision <= 1:
             self.interval_seconds.labels(**interval_labels(record)).observe(record.seconds)
         for flag in record.quality_flags:
             self.quality_flags.labels(flag=flag, interval=record.interval).inc()
-        self.compliance.add(record)
-        self._export_compliance()
 
     def count_alert(self, alert: Alert) -> None:
         self.alerts.labels(
@@ -245,16 +154,6 @@ class Metrics:
 
     def observe_event_lag(self, topic: str, seconds: float) -> None:
         self.event_lag.labels(topic=topic).set(seconds)
-
-    def _export_compliance(self) -> None:
-        for gauge in (self.compliance_mean, self.compliance_within, self.compliance_count):
-            gauge.clear()  # the previous day's series must not linger after midnight
-        for interval, area, period, tally in self.compliance.current_tallies():
-            labels = {"interval": interval, "area_type": area, "period": period}
-            self.compliance_count.labels(**labels).set(tally.count)
-            self.compliance_mean.labels(**labels).set(tally.total_s / tally.count)
-            if tally.judged:
-                self.compliance_within.labels(**labels).set(tally.within / tally.judged)
 
 
 def pack_targets(pack: RulePack) -> tuple[list[float], dict[tuple[str, str], float]]:

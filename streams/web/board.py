@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pathways import events as ev
+from pathways.compliance import BucketStats, Compliance
 from pathways.events import format_timestamp
+from pathways.outputs import interval_from_json
+from pathways.rulepack import RulePack, load_pack
 from streams.web.clocks import Clock
-from streams.web.kpi import DayKpis
 
 DEPARTURE = "call_to_departure"
 RESPONSE = "response"
@@ -130,8 +132,12 @@ class Board:
         locate: Locate | None = None,
         hospitals: Iterable[HospitalState] = (),
         districts: Iterable[tuple[str, str, str]] = (),  # (district_id, name, area_type)
+        pack: RulePack | None = None,
     ) -> None:
         self.targets = targets or BoardTargets()
+        self.compliance = Compliance(pack or load_pack("cn"))
+        self._compliance_now: tuple[int, list[BucketStats]] = (-1, [])
+        self._intervals_seen = 0
         self._locate = locate
         self.incidents: dict[str, IncidentState] = {}
         self.units: dict[str, UnitState] = {}
@@ -141,7 +147,6 @@ class Board:
         self.acks: dict[str, dict[str, Any]] = {}
         self.alerts: deque[dict[str, Any]] = deque(maxlen=LATEST_ALERTS)
         self._alert_ids: set[str] = set()
-        self.kpis = DayKpis()
         self.watermark: datetime | None = None
         self.version = 0
 
@@ -163,9 +168,20 @@ class Board:
         self.version += 1
 
     def apply_interval(self, record: Mapping[str, Any]) -> None:
-        self.kpis.add(record)
+        self.compliance.add(interval_from_json(dict(record)))
+        self._intervals_seen += 1
+        if self._intervals_seen % 10_000 == 0:
+            self.compliance.forget_before_current_month()
         self._context(record)
         self.version += 1
+
+    def current_compliance(self) -> list[BucketStats]:
+        """Today's and this month's statistics (cached until the next interval record)."""
+        seen, stats = self._compliance_now
+        if seen != self._intervals_seen:
+            stats = self.compliance.current(("all", "area_type", "district"))
+            self._compliance_now = (self._intervals_seen, stats)
+        return stats
 
     def apply_alert(self, alert: Mapping[str, Any]) -> None:
         alert_id = str(alert.get("alert_id", ""))

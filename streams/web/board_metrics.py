@@ -1,4 +1,6 @@
-"""Gauges read from the board at scrape time: open incidents by state, units by status.
+"""Gauges read from the board at scrape time: open incidents by state, units by status, and
+the compliance of the current day and month (mean and share within target, per interval and
+area type; area_type="" is all areas), so Grafana shows a rule's pass/fail without PromQL.
 
 The board sees every partition, so each worker reports the whole region: aggregate these
 with `max`, not `sum`, across workers.
@@ -7,11 +9,12 @@ with `max`, not `sum`, across workers.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from pathways.compliance import BucketStats
 from streams.web.board import Board
 from streams.web.screens import STAGES, incident_status
 
@@ -38,6 +41,32 @@ class BoardCollector(Collector):
             INCIDENT_STATES,
             incidents,
         )
+        yield from compliance_families(self.board.current_compliance())
+
+
+def compliance_families(stats: Iterable[BucketStats]) -> Iterator[GaugeMetricFamily]:
+    labels = ["interval", "area_type", "period"]
+    count = GaugeMetricFamily(
+        "pathwatch_compliance_intervals", "Intervals counted in the current period", labels=labels
+    )
+    mean = GaugeMetricFamily(
+        "pathwatch_compliance_mean_seconds", "Mean of an interval over the current period",
+        labels=labels,
+    )
+    within = GaugeMetricFamily(
+        "pathwatch_compliance_within_target_ratio",
+        "Share of the current period's intervals within target (0..1)", labels=labels,
+    )
+    for s in stats:
+        if s.dimension not in ("all", "area_type") or s.count == 0:
+            continue
+        key = [s.interval, "" if s.dimension == "all" else s.value, s.period]
+        count.add_metric(key, s.count)
+        if s.mean_s is not None:
+            mean.add_metric(key, s.mean_s)
+        if s.share_met is not None:
+            within.add_metric(key, s.share_met)
+    yield from (count, mean, within)
 
 
 def _family(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pathways.compliance import BucketStats
 from streams.web.board import DEPARTURE, RESPONSE, Board, IncidentState, parse_ts, ts
 
 ACTIVE_PREALERT_STATES = ("new", "update")
@@ -48,33 +49,55 @@ def wall_view(board: Board, now: datetime) -> dict[str, Any]:
 
 
 def _kpis(board: Board) -> dict[str, Any]:
+    today = _today(board)
     response = {
-        area: {**board.kpis.summary(RESPONSE, area_type=area), "target_s": target}
+        area: {**_summary(today, RESPONSE, "area_type", area), "target_s": target}
         for area, target in board.targets.response_s.items()
     }
+    days = {s.bucket for s in today.values() if s.period == "day"}
     return {
-        "day": board.kpis.day,
+        "day": max(days) if days else "",
         DEPARTURE: {
-            **board.kpis.summary(DEPARTURE),
+            **_summary(today, DEPARTURE, "all", "all"),
             "target_s": board.targets.departure_s,
         },
         RESPONSE: response,
     }
 
 
+def _today(board: Board) -> dict[tuple[str, str, str], BucketStats]:
+    return {
+        (s.interval, s.dimension, s.value): s
+        for s in board.current_compliance()
+        if s.period == "day"
+    }
+
+
+def _summary(
+    today: dict[tuple[str, str, str], BucketStats], interval: str, dimension: str, value: str
+) -> dict[str, Any]:
+    stats = today.get((interval, dimension, value))
+    if stats is None:
+        return {"count": 0, "mean_s": None, "p90_s": None, "within_share": None}
+    return {
+        "count": stats.count,
+        "mean_s": stats.mean_s,
+        "p90_s": stats.p90_s,
+        "within_share": stats.share_met,
+    }
+
+
 def _districts(board: Board) -> list[dict[str, Any]]:
-    out = []
-    for district_id, name, area_type in board.districts.values():
-        summary = board.kpis.summary(RESPONSE, district_id=district_id)
-        out.append(
-            {
-                "district_id": district_id,
-                "name": name,
-                "area_type": area_type,
-                "response": summary,
-            }
-        )
-    return out
+    today = _today(board)
+    return [
+        {
+            "district_id": district_id,
+            "name": name,
+            "area_type": area_type,
+            "response": _summary(today, RESPONSE, "district", district_id),
+        }
+        for district_id, name, area_type in board.districts.values()
+    ]
 
 
 def _open_incidents(board: Board, now: datetime) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from pathways.outputs import Alert, IntervalRecord, PreAlert
+from pathways.outputs import Alert, IntervalRecord, PreAlert, to_json
 from streams.metrics import Metrics, install_faust_sensors
 
 _IDENT = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -72,27 +72,28 @@ def exported() -> dict[str, set[str]]:
 
     registry = CollectorRegistry()
     metrics = Metrics(registry)
+    board = Board()
     day = datetime(2026, 11, 24, 10, tzinfo=timezone(timedelta(hours=8)))
     for area in ("urban", "county"):
-        metrics.observe_interval(
-            IntervalRecord(
-                incident_id=f"I-{area}",
-                interval="call_to_departure",
-                start_ts=day,
-                end_ts=day,
-                seconds=100,
-                target_s=180,
-                met=True,
-                pathway="chest_pain",
-                triage_level=1,
-                district_id="D01",
-                area_type=area,
-                hospital_id="H01",
-                unit_id="U1",
-                revision=1,
-                quality_flags=("clock_skew",),
-            )
+        interval = IntervalRecord(
+            incident_id=f"I-{area}",
+            interval="call_to_departure",
+            start_ts=day,
+            end_ts=day,
+            seconds=100,
+            target_s=180,
+            met=True,
+            pathway="chest_pain",
+            triage_level=1,
+            district_id="D01",
+            area_type=area,
+            hospital_id="H01",
+            unit_id="U1",
+            revision=1,
+            quality_flags=("clock_skew",),
         )
+        metrics.observe_interval(interval)
+        board.apply_interval(to_json(interval))
     metrics.count_alert(Alert(alert_id="a", kind="breach", incident_id="I", at_ts=day))
     metrics.count_prealert(
         PreAlert(
@@ -109,7 +110,7 @@ def exported() -> dict[str, set[str]]:
     metrics.count_deadletter("invalid_json", "dispatch.calls")
     metrics.count_event("dispatch.gps")
     metrics.observe_event_lag("dispatch.gps", 1.0)
-    registry.register(BoardCollector(Board()))
+    registry.register(BoardCollector(board))
     install_faust_sensors(faust.App("deploy-test"), registry)
     names: dict[str, set[str]] = {}
     for family in registry.collect():

@@ -131,3 +131,27 @@ def test_share_is_exact_for_thirds() -> None:
 )
 def test_nearest_rank_percentile(values: list[int], p: float, expected: int) -> None:
     assert percentile(values, p) == expected
+
+
+def test_current_is_the_newest_day_and_month_and_old_months_can_be_forgotten() -> None:
+    c = Compliance(CN)
+    c.add(d2b("feb", 200, start=START - timedelta(days=30)))  # February
+    c.add(d2b("day1", 60, start=START - timedelta(days=1)))
+    c.add(d2b("day2", 80))
+    current = {(r.period, r.bucket): r for r in c.current(("all",))
+               if r.interval == "door_to_balloon"}
+    assert set(current) == {("day", "2026-03-10"), ("month", "2026-03")}
+    assert current[("day", "2026-03-10")].count == 1
+    assert current[("month", "2026-03")].mean_s == 70 * 60
+    assert len(c.records) == 3
+    c.forget_before_current_month()
+    assert sorted(r.incident_id for r in c.records) == ["day1", "day2"]
+
+
+def test_interval_record_json_round_trip() -> None:
+    from pathways.outputs import interval_from_json, to_json
+
+    record = d2b("i1", 75, revision=2, quality_flags=("clock_skew",))
+    assert interval_from_json(to_json(record)) == record
+    with pytest.raises(KeyError):
+        interval_from_json({"interval": "door_to_balloon"})

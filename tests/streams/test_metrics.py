@@ -3,8 +3,6 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from pathways.outputs import Alert, IntervalRecord, PreAlert
@@ -166,55 +164,12 @@ def test_event_lag_and_throughput_by_topic() -> None:
     assert value(registry, "pathwatch_events_total", topic="dispatch.gps") == 1
 
 
-def compliance(
-    registry: CollectorRegistry, period: str, area: str = ""
-) -> tuple[float | None, ...]:
-    labels = dict(interval="call_to_departure", area_type=area, period=period)
-    return (
-        value(registry, "pathwatch_compliance_mean_seconds", **labels),
-        value(registry, "pathwatch_compliance_within_target_ratio", **labels),
-        value(registry, "pathwatch_compliance_intervals", **labels),
-    )
-
-
-def test_compliance_mean_and_share_for_day_and_month() -> None:
+def test_interval_target_gauge() -> None:
     metrics, registry = fresh(interval_targets_s={("call_to_departure", ""): 180})
-    for seconds in (120, 150, 240, 170):
-        metrics.observe_interval(record(seconds))
-    assert compliance(registry, "day") == (170.0, 0.75, 4)
-    assert compliance(registry, "day", "urban") == (170.0, 0.75, 4)
-    metrics.observe_interval(record(100, end=DAY1 + timedelta(days=1)))
-    assert compliance(registry, "day") == (100.0, 1.0, 1)
-    assert compliance(registry, "month") == (156.0, 0.8, 5)
     target = value(
         registry, "pathwatch_interval_target_seconds", interval="call_to_departure", area_type=""
     )
     assert target == 180
-
-
-def test_a_revision_replaces_and_a_redelivery_changes_nothing() -> None:
-    metrics, registry = fresh()
-    metrics.observe_interval(record(400, incident="I1"))
-    metrics.observe_interval(record(400, incident="I1"))
-    metrics.observe_interval(record(100, incident="I2"))
-    metrics.observe_interval(record(160, incident="I1", revision=2))
-    metrics.observe_interval(record(400, incident="I1"))  # a late copy of revision 1
-    assert compliance(registry, "day") == (130.0, 1.0, 2)
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.permutations(range(6)), st.lists(st.integers(1, 900), min_size=6, max_size=6))
-def test_compliance_does_not_depend_on_arrival_order(order: list[int], secs: list[int]) -> None:
-    # incidents 0..2 each with two revisions; the highest revision must win whatever the order
-    records = [record(secs[i], incident=f"I{i % 3}", revision=1 + i // 3) for i in range(6)]
-    metrics, registry = fresh()
-    for i in order:
-        metrics.observe_interval(records[i])
-    final = secs[3:]
-    mean, share, count = compliance(registry, "day")
-    assert count == 3
-    assert mean is not None and abs(mean - sum(final) / 3) < 1e-9
-    assert share == sum(s <= 180 for s in final) / 3
 
 
 def test_default_buckets_and_targets_come_from_the_cn_pack() -> None:
