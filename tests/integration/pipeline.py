@@ -147,6 +147,8 @@ class Reader:
         parts = []
         for name in self.names:
             found = self.consumer.partitions_for_topic(name) or set()
+            if not found:
+                return  # metadata not there yet: try again at the next poll
             parts.extend(TopicPartition(name, p) for p in found)
         if parts:
             self.consumer.assign(parts)
