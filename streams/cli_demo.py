@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from streams.cli import add_bootstrap_argument, settings_from
+from streams.cli_simulate import duration
 from streams.settings import PathwatchError, Settings
 
 DEMO_APP_ID = "pathwatch-demo"
@@ -36,11 +37,13 @@ def register(subparsers: Any) -> None:
     add_bootstrap_argument(demo)
     demo.add_argument("--speed", type=float, default=30.0,
                       help="simulated time / wall time (default 30)")
-    demo.add_argument("--warmup", default="2h",
+    demo.add_argument("--warmup", default="4h",
                       help="simulated history sent at once before pacing starts, so the "
-                      "in-hospital intervals appear early (default 2h; 0 for none)")
+                      "in-hospital intervals appear early (default 4h; 0 for none)")
     demo.add_argument("--duration", default="1d", help="simulated time to run (default 1d)")
     demo.add_argument("--seed", type=int, default=1, help="simulator seed")
+    demo.add_argument("--start", default=None,
+                      help="simulated start, ISO time with offset (default: --warmup ago)")
     demo.add_argument("--web-port", type=int, default=6066, help="screens and /metrics port")
     demo.add_argument("--for", dest="run_for", type=float, default=None, metavar="SECONDS",
                       help="stop by itself after this many seconds (default: until Ctrl-C)")
@@ -107,8 +110,8 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
 
 
 def _simulator_args(args: argparse.Namespace) -> list[str]:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    return ["simulate", "--seed", str(args.seed), "--start", start.isoformat(),
+    start = args.start or (datetime.now(UTC).replace(microsecond=0) - duration(args.warmup))
+    return ["simulate", "--seed", str(args.seed), "--start", str(start),
             "--duration", args.duration, "--speed", str(args.speed), "--warmup", args.warmup]
 
 
