@@ -37,6 +37,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("events", type=Path, help="EVENTS.jsonl ('-' for stdin)")
     parser.add_argument("--pack", default="cn", help="rule pack name or JSON file (default cn)")
     parser.add_argument("--tz", default=None, help="reporting time zone (default: the pack's)")
+    parser.add_argument("--region", default=None,
+                        help="region (shipped name such as 'demo', or a folder) giving each call "
+                        "its district and area type; without it the response target is the "
+                        "pack's default and records are flagged unknown_area")
     parser.add_argument("--intervals", type=Path, default=None, metavar="OUT.jsonl",
                         help="write one JSON object per interval revision")
     parser.add_argument("--alerts", type=Path, default=None, metavar="OUT.jsonl",
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             pack = pack.with_timezone(args.tz)
     except RulePackError as exc:
         raise PathwatchError(str(exc)) from None
-    engine = Engine(pack)
+    engine = Engine(pack, locate=_locate(args.region))
     replay = Replay(engine, Compliance(pack))
     with ExitStack() as stack:
         source = _open_events(args.events, stack)
@@ -83,6 +87,17 @@ def run(args: argparse.Namespace) -> int:
         title = f"Compliance ({pack.name}, {replay.compliance.timezone.key})"
         print(format_report(replay.compliance.stats(), title))
     return 0
+
+
+def _locate(region: str | None) -> Any:
+    if region is None:
+        return None
+    from geo.regions import RegionError, load_region
+
+    try:
+        return load_region(region).locate
+    except RegionError as exc:
+        raise PathwatchError(str(exc)) from None
 
 
 def _open_events(path: Path, stack: ExitStack) -> IO[bytes]:

@@ -72,3 +72,35 @@ def test_progress_is_reported_on_stderr(
     out, err = capsys.readouterr()
     assert "replay: 5 lines read" in err and "replay: 10 lines read" in err
     assert out == ""  # no report unless asked
+
+
+def test_region_gives_area_type_and_its_response_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from geo.regions import load_region
+
+    county = next(d for d in load_region("demo").districts if d.area_type == "county")
+    point = county.geometry.representative_point()
+    events = [
+        dataclasses.replace(e, location=ev.Location(lat=point.y, lon=point.x))
+        if isinstance(e, ev.CallReceived) else e
+        for e in stemi_incident()
+    ]
+    events_file, out_file = tmp_path / "county.jsonl", tmp_path / "intervals.jsonl"
+    events_file.write_bytes(b"\n".join(ev.dumps(e) for e in events) + b"\n")
+
+    def response(*region: str) -> dict[str, object]:
+        assert main(["replay", str(events_file), "--intervals", str(out_file), *region]) == 0
+        rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+        return [r for r in rows if r["interval"] == "response"][-1]
+
+    without = response()
+    assert "unknown_area" in without["quality_flags"] and without["target_s"] == 900
+    with_region = response("--region", "demo")
+    assert (with_region["district_id"], with_region["area_type"]) == (county.district_id,
+                                                                      "county")
+    assert with_region["target_s"] == 600 and "unknown_area" not in with_region["quality_flags"]
+    assert main(["replay", str(events_file), "--region", "atlantis"]) == 1
+    assert "atlantis" in capsys.readouterr().err
