@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import pstats
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -187,21 +189,38 @@ def worker_throughput(bootstrap: str, prefix: str, app_id: str, count: int, even
 
 
 class SendLog:
-    """When each event was sent, by (incident, event time) and by event time alone."""
+    """When each event was sent: by (incident, event time), by event time alone, and the
+    non-GPS events of each incident in send order."""
 
     def __init__(self) -> None:
-        self.by_incident: dict[tuple[str | None, int], float] = {}
-        self.by_ts: dict[int, float] = {}
+        self.by_incident: dict[tuple[str | None, int], list[float]] = defaultdict(list)
+        self.by_ts: dict[int, list[float]] = defaultdict(list)
+        self.milestones: dict[str | None, list[float]] = defaultdict(list)
 
     def add(self, message: kb.Message, sent_ms: float) -> None:
-        self.by_incident.setdefault((message.incident_id, message.event_ms), sent_ms)
-        self.by_ts.setdefault(message.event_ms, sent_ms)
+        self.by_incident[(message.incident_id, message.event_ms)].append(sent_ms)
+        self.by_ts[message.event_ms].append(sent_ms)
+        if message.topic != topics.GPS:
+            self.milestones[message.incident_id].append(sent_ms)
 
-    def cause(self, incident_id: str | None, moment: str | None) -> float | None:
+    def at(self, incident_id: str | None, moment: str | None, before_ms: float,
+           any_incident: bool = False) -> float | None:
+        """Send time of the latest event at `moment` (of the incident) sent before the output."""
         if moment is None:
             return None
         key = round(ev.parse_timestamp(moment).timestamp() * 1000)
-        return self.by_incident.get((incident_id, key), self.by_ts.get(key))
+        found = _latest(self.by_incident.get((incident_id, key), []), before_ms)
+        if found is None and any_incident:
+            found = _latest(self.by_ts.get(key, []), before_ms)
+        return found
+
+    def last_milestone(self, incident_id: str | None, before_ms: float) -> float | None:
+        return _latest(self.milestones.get(incident_id, []), before_ms)
+
+
+def _latest(sent: list[float], before_ms: float) -> float | None:
+    index = bisect.bisect_right(sent, before_ms)
+    return sent[index - 1] if index else None
 
 
 def send_paced(bootstrap: str, prefix: str, messages: list[kb.Message], rate: float
@@ -225,12 +244,22 @@ def send_paced(bootstrap: str, prefix: str, messages: list[kb.Message], rate: fl
     return log, achieved
 
 
-def _cause(topic: str, body: dict[str, Any], log: SendLog) -> float | None:
+def _cause(topic: str, body: dict[str, Any], log: SendLog, stamp: float) -> float | None:
+    """Send time of the event that caused an output (None: not sent in this level).
+
+    Interval revision 1: the event at `end_ts`; a later revision: the incident's latest
+    non-GPS event (a revision comes from a changed attribute, not from its end event).
+    Pre-alert: the incident's event at `sent_ts`. Alert: the event at `at_ts` (the watermark
+    of the partition, so any incident's event with that time), the latest sent before it.
+    """
+    incident = body.get("incident_id")
     if topic.endswith(topics.INTERVALS):
-        return log.cause(body.get("incident_id"), body.get("end_ts"))
+        if body.get("revision", 1) == 1:
+            return log.at(incident, body.get("end_ts"), stamp)
+        return log.last_milestone(incident, stamp)
     if topic.endswith(topics.ALERTS):
-        return log.cause(body.get("incident_id"), body.get("at_ts"))
-    return log.cause(body.get("incident_id"), body.get("sent_ts"))
+        return log.at(incident, body.get("at_ts"), stamp, any_incident=True)
+    return log.at(incident, body.get("sent_ts"), stamp)
 
 
 def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate: float,
@@ -246,8 +275,8 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     by_kind: dict[str, list[float]] = {name: [] for name in OUTPUTS}
     unmatched = 0
     for topic, stamp, value in records:
-        sent = _cause(topic, orjson.loads(value), log)
-        if sent is None or stamp < sent:
+        sent = _cause(topic, orjson.loads(value), log, stamp)
+        if sent is None:
             unmatched += 1
             continue
         by_kind[topic.removeprefix(prefix)].append(stamp - sent)

@@ -4,7 +4,7 @@
 
 1. The stream: the first N events of the seeded city scenario (bench/workload.py), cached.
 2. Replay throughput, in this process (`pathways.replay.Replay` over the file's lines, built as
-   `pathwatch replay` builds it), and as the `pathwatch replay FILE` command (a subprocess:
+   `pathwatch replay --region demo` builds it), and as that command (a subprocess:
    start-up, file reading and the final report included; its CPU time shows it uses one core).
 3. Stage profile of the replay: each stage's function is wrapped with a timer (decode =
    `pathways.events.parse`, timeline = `build_timeline`, intervals = `measure` and the rest of
@@ -16,7 +16,7 @@
    `locate_many`) — the gain available to a worker that batches fixes with `stream.take`.
 5. cProfile of the replay on the first `--profile-events` events: the top functions.
 
-Writes bench/results/replay.json.
+Writes bench/results/replay.json (replay-<N>.json for another --events).
 """
 
 from __future__ import annotations
@@ -49,10 +49,17 @@ TARGET_EVENTS_PER_S = 100_000
 GEO_BATCH = 512
 
 
+REGION = "demo"  # the city stream's region: `pathwatch replay --region demo`
+
+
+def new_engine() -> Engine:
+    return Engine(load_pack("cn"), locate=load_region(REGION).locate if REGION else None)
+
+
 def run_replay(lines: list[bytes], engine: Engine | None = None) -> Replay:
-    """One replay as `pathwatch replay` runs it (Engine(pack), watermark clock, compliance)."""
-    pack = load_pack("cn")
-    replay = Replay(engine or Engine(pack), Compliance(pack))
+    """One replay as `pathwatch replay --region demo` runs it (watermark clock, compliance)."""
+    engine = engine or new_engine()
+    replay = Replay(engine, Compliance(engine.pack))
     for _ in replay.run(lines):
         pass
     return replay
@@ -80,8 +87,10 @@ def bench_cli(path: Path, events: int) -> dict[str, Any]:
     """`pathwatch replay FILE --report` as a user runs it, timed from outside."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(path), "--report"],
-                          cwd=workload.ROOT, capture_output=True, text=True, check=False)
+    region = ["--region", REGION] if REGION else []
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(path), "--report",
+                           *region], cwd=workload.ROOT, capture_output=True, text=True,
+                          check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -121,9 +130,8 @@ class StageTimer:
 
 def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
     timer = StageTimer()
-    pack = load_pack("cn")
-    engine = Engine(pack)
-    replay = Replay(engine, Compliance(pack))
+    engine = new_engine()
+    replay = Replay(engine, Compliance(engine.pack))
     saved = {name: getattr(engine_module, name) for name in
              ("build_timeline", "measure", "deadline_alerts", "next_deadline")}
     saved_parse = ev.parse
@@ -251,7 +259,7 @@ def report(result: dict[str, Any]) -> None:
                               TARGET_EVENTS_PER_S, "ev/s"))
     cli = result.get("replay_cli")
     if cli:
-        print(workload.ratio_line("pathwatch replay FILE --report (events/s)",
+        print(workload.ratio_line("pathwatch replay FILE --report --region (ev/s)",
                                   cli["events_per_s"], TARGET_EVENTS_PER_S, "ev/s"))
         print(f"{'':44s} cpu {cli['cpu_seconds']:.1f} s over {cli['wall_seconds']:.1f} s wall "
               f"= {cli['cores_used']:.2f} cores")
@@ -274,13 +282,17 @@ def report(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    global REGION
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=1, help="in-process runs; best is kept")
     parser.add_argument("--profile-events", type=int, default=200_000)
     parser.add_argument("--no-cli", action="store_true", help="skip the `pathwatch replay` run")
+    parser.add_argument("--region", default=REGION,
+                        help="region for district/area type ('' for none, as without --region)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    REGION = args.region
     path = workload.city_stream(args.events)
     lines = workload.read_lines(path)
     mix = workload.type_mix(lines)
@@ -290,6 +302,7 @@ def main() -> None:
                    "gps_share": mix["gps.fix"] / len(lines), "incidents": in_process["incidents"],
                    "types": dict(mix.most_common())},
         "target_events_per_s": TARGET_EVENTS_PER_S,
+        "region": REGION or None,
         "replay_in_process": in_process,
         "ratio_to_target_one_core": in_process["events_per_cpu_s"] / TARGET_EVENTS_PER_S,
         "ratio_to_target_wall": in_process["events_per_s"] / TARGET_EVENTS_PER_S,
@@ -301,7 +314,8 @@ def main() -> None:
     result["geo_worker_side"] = bench_geo(lines)
     result["cprofile_top"] = bench_cprofile(lines[: args.profile_events])
     report(result)
-    workload.write_result("replay", result, args.out)
+    name = "replay" if args.events == 1_000_000 else f"replay-{args.events}"
+    workload.write_result(name, result, args.out)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ The cost per event of that phase is measured on two paths:
   run them minus Kafka (tick sweeps every 1 s of event time per partition, as the timer).
 
 Growth ratio = cost per event at the largest U / at the smallest. Flat is 1.0.
-Writes bench/results/scaling.json.
+Writes bench/results/scaling.json (scaling-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -255,8 +256,8 @@ def main() -> None:
             result[f"{path}_growth_ratio"] = growth
             print(f"{path:<6s} cost growth {sizes[0]:,} -> {sizes[-1]:,} units: {growth:.2f}x "
                   f"(flat = 1.00)")
-    workload.write_result("scaling", result, None if args.out is None else
-                          workload.Path(args.out))
+    out = None if args.out is None else Path(args.out)
+    workload.write_result("scaling-quick" if args.quick else "scaling", result, out)
 
 
 if __name__ == "__main__":

@@ -122,19 +122,27 @@ class _Wiring:
     unit_table: Any
     incident_table: Any
     guard: _Guard
+    end_offset: Any  # (topic-partition) -> end offset last fetched, or None
     progress: dict[str, int] = field(
         default_factory=lambda: {"ingested": 0, "unit_messages": 0, "incident_messages": 0}
     )
 
+    def read(self, message: Any) -> None:
+        self.incidents.time.read((message.topic, message.partition), message.offset,
+                                 self.end_offset(message.tp))
+
     async def on_input(self, message: Any) -> None:
+        self.read(message)
         self.progress["ingested"] += 1
         await self.ingest.handle(message.value, _origin(message))
 
     async def on_unit(self, message: Any) -> None:
+        self.read(message)
         self.progress["unit_messages"] += 1
         await self.units.handle(feeds.decode(message.value), _StrKeys(self.unit_table))
 
     async def on_incident(self, message: Any) -> None:
+        self.read(message)
         item = feeds.decode(message.value)
         if not isinstance(item, feeds.Tick):
             self.progress["incident_messages"] += 1
@@ -168,7 +176,15 @@ def _wire(
         incident_table=app.Table("incidents", default=None, partitions=options.partitions,
                                  key_type=bytes, extra_topic_configs=big),
         guard=_Guard(topics.sink, telemetry, options.topic_prefix),
+        end_offset=lambda tp: _end_offset(app, tp),
     )
+
+
+def _end_offset(app: Any, tp: Any) -> int | None:
+    try:
+        return int(app.consumer.highwater(tp))
+    except (TypeError, ValueError, AttributeError, AssertionError):
+        return None  # not fetched yet, or no consumer (tests)
 
 
 def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
@@ -192,6 +208,7 @@ def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
     @app.on_partitions_assigned.connect
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
         wiring.incidents.forget_deadlines()
+        wiring.incidents.time.backlog.clear()
 
 
 def _timers(app: Any, topics: Topics, wiring: _Wiring, options: WorkerOptions) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pathways import clock as watermark
+from pathways.clock import Backlog
 
 
 class Clock(Protocol):
@@ -95,6 +96,15 @@ class PartitionClock:
         self._monotonic = monotonic
         self._marks: dict[int, datetime] = {}
         self._touched: dict[int, float] = {}
+        self.backlog = Backlog()
+
+    def read(self, source: tuple[str, int], offset: int, end_offset: int | None) -> None:
+        """A message at `offset` of a partition ending at `end_offset` was read."""
+        self.backlog.observe(source, offset, end_offset, self._monotonic())
+
+    def catching_up(self) -> bool:
+        """True while a partition this worker reads has unread messages: sweeps wait."""
+        return self.backlog.holding(self._monotonic())
 
     @property
     def event_time(self) -> bool:

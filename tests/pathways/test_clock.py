@@ -22,3 +22,29 @@ def test_lateness_holds_the_watermark_back() -> None:
     clock = WatermarkClock(lateness=timedelta(seconds=30))
     clock.observe(at(10))
     assert clock.now() == at(10) - timedelta(seconds=30)
+
+
+def test_backlog_holds_while_any_partition_has_unread_messages() -> None:
+    from pathways.clock import Backlog
+
+    backlog = Backlog(stale_s=30)
+    assert not backlog.holding(at=0)
+    backlog.observe(("dispatch.calls", 0), offset=10, end_offset=500, at=1)
+    backlog.observe(("dispatch.units", 3), offset=7, end_offset=8, at=1)  # the last one
+    assert backlog.holding(at=2)
+    backlog.observe(("dispatch.calls", 0), offset=499, end_offset=500, at=3)
+    assert not backlog.holding(at=3)
+    backlog.observe(("dispatch.gps", 1), offset=1, end_offset=None, at=4)  # end unknown
+    assert not backlog.holding(at=4)
+
+
+def test_backlog_forgets_a_partition_not_heard_of() -> None:
+    from pathways.clock import Backlog
+
+    backlog = Backlog(stale_s=30)
+    backlog.observe(("dispatch.calls", 0), offset=10, end_offset=500, at=0)
+    assert backlog.holding(at=29.9)
+    assert not backlog.holding(at=30.0)
+    backlog.observe(("dispatch.calls", 1), offset=10, end_offset=500, at=31)
+    backlog.clear()
+    assert not backlog.holding(at=31)

@@ -155,10 +155,14 @@ class PacedProducer:
     """Produces events in a background thread, `speed` times faster than their event time,
     like a live feed; `done` is set when the last one is flushed."""
 
-    def __init__(self, bootstrap: str, prefix: str, events: list[ev.Event], speed: float) -> None:
+    def __init__(self, bootstrap: str, prefix: str, events: list[ev.Event], speed: float,
+                 fast_after_s: float | None = None, fast_speed: float = 600.0) -> None:
+        """After `fast_after_s` of event time the feed runs at `fast_speed` (the quiet tail of
+        a scenario whose incidents are run to completion)."""
         import threading
 
         self.bootstrap, self.prefix, self.events, self.speed = bootstrap, prefix, events, speed
+        self.fast_after_s, self.fast_speed = fast_after_s, fast_speed
         self.done = threading.Event()
         self.sent = 0
         self.sent_at: dict[str, float] = {}  # event_id -> time.monotonic() when sent
@@ -178,7 +182,7 @@ class PacedProducer:
             prod = producer(self.bootstrap)
             first, started = self.events[0].ts, time.monotonic()
             for event in self.events:
-                due = started + (event.ts - first).total_seconds() / self.speed
+                due = started + self.wall_offset((event.ts - first).total_seconds())
                 if due > time.monotonic():  # the producer batches by itself (linger_ms)
                     time.sleep(max(0.0, due - time.monotonic()))
                 _send(prod, self.prefix, event)
@@ -190,6 +194,12 @@ class PacedProducer:
             self.error = exc
         finally:
             self.done.set()
+
+    def wall_offset(self, event_offset_s: float) -> float:
+        """Seconds after the start of the feed at which an event this far in is sent."""
+        slow = event_offset_s if self.fast_after_s is None else min(event_offset_s,
+                                                                    self.fast_after_s)
+        return slow / self.speed + (event_offset_s - slow) / self.fast_speed
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)

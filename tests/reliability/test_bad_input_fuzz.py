@@ -278,9 +278,15 @@ def test_every_kind_on_every_topic(rig: Rig) -> None:
     harness.record_figures(
         "bad_input", bad_messages=len(rig.expected),
         dead_letters=len(rig.reader.messages[rig.prefix + "pathwatch.deadletter"]),
-        good_incidents=len(rig.incidents), good_incidents_measured=len(rig.incidents & {m.json()["incident_id"] for m in rig.reader.messages[rig.prefix + "pathwatch.intervals"]}),
+        good_incidents=len(rig.incidents),
+        good_incidents_measured=len(rig.incidents & _measured(rig)),
         conflicts_flagged=len(rig.conflicts), worker_restarts=0,
     )
+
+
+def _measured(rig: Rig) -> set[str]:
+    return {m.json()["incident_id"]
+            for m in rig.reader.messages[rig.prefix + "pathwatch.intervals"]}
 
 
 def test_worker_log_has_one_line_per_dead_letter(rig: Rig) -> None:

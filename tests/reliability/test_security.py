@@ -197,7 +197,7 @@ def _feed(bootstrap: str, prefix: str, worker: LiveWorker) -> None:
     def done(r: Reader) -> bool:
         states = {(m.json()["incident_id"], m.json()["state"])
                   for m in r.messages[prefix + "pathwatch.prealerts"]}
-        return ({(INCIDENT_H01, "arrived"), (INCIDENT_H02, "new")} <= states
+        return ({(INCIDENT_H01, "new"), (INCIDENT_H02, "new")} <= states
                 and len(r.messages[prefix + "pathwatch.deadletter"]) >= 2)
 
     try:
@@ -420,3 +420,12 @@ def test_no_kafka_client_is_built_outside_the_settings() -> None:
                 if not re.search(r"kafka_client_kwargs|_kafka_kwargs|client_kwargs", window):
                     offenders.append(f"{path.relative_to(ROOT)}: {call[:80]}")
     assert offenders == []
+
+
+@pytest.mark.integration
+def test_live_deadletter_metric_counts_what_was_dead_lettered(live: LiveWorker) -> None:
+    """Counted: the two bad messages of the run are in `pathwatch_deadletters_total`."""
+    _, text, _ = live.get("/metrics")
+    samples = re.findall(r'^pathwatch_deadletters_total\{([^}]*)\} ([0-9.e+]+)$', text, re.M)
+    assert sum(float(value) for _, value in samples) == 2, samples
+    assert all('reason="schema"' in labels for labels, _ in samples), samples
