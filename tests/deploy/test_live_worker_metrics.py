@@ -112,7 +112,7 @@ def test_metrics_of_a_running_worker_after_a_simulated_hour(
         prealerts = seen.get("pathwatch_prealerts_total", [])
         if any(wanted_prealerts in labels for labels in prealerts) and (
             "pathwatch_deadletters_total" in seen
-        ):
+        ) and "faust_topic_partition_offset_commited" in seen:  # after the first commit
             break
         time.sleep(1)
 
