@@ -41,18 +41,6 @@ def to_json(value: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class IncidentContext:
-    """The attributes every output of an incident is reported by."""
-
-    pathway: str = "other"
-    triage_level: int | None = None
-    district_id: str | None = None
-    area_type: AreaType | None = None
-    hospital_id: str | None = None
-    unit_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class IntervalRecord:
     """One measured interval of one incident, at one revision (1, 2, ...)."""
 
