@@ -9,7 +9,7 @@ its `breach` (it may have closed before any sweep saw it open).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -31,8 +31,24 @@ class Deadline:
 
 def open_deadlines(timeline: Timeline, pack: RulePack) -> list[Deadline]:
     """The deadlines still running on this timeline (e.g. for a countdown on a display)."""
-    if timeline.facts & {"cancelled", "closed"}:
+    return [] if _ended(timeline) else _running(timeline, pack)
+
+
+def _overdue_at_end(timeline: Timeline, pack: RulePack) -> list[Deadline]:
+    """Deadlines an ended (cancelled or closed) incident had already missed when it ended:
+    real time would have raised them before the end, so a late look still does."""
+    end = _ended(timeline)
+    if end is None:
         return []
+    return [replace(d, approaching_ts=None) for d in _running(timeline, pack) if d.due_ts <= end]
+
+
+def _ended(timeline: Timeline) -> datetime | None:
+    ends = [e.ts for e in (timeline.find("call.cancelled"), timeline.find("incident.closed")) if e]
+    return min(ends, default=None)
+
+
+def _running(timeline: Timeline, pack: RulePack) -> list[Deadline]:
     out: list[Deadline] = []
     for rule in pack.intervals:
         target, _ = target_of(rule, timeline)
@@ -66,7 +82,7 @@ def next_deadline(timeline: Timeline, pack: RulePack, now: datetime) -> datetime
 
 def deadline_alerts(timeline: Timeline, pack: RulePack, now: datetime) -> list[Alert]:
     alerts = [_closed_late(timeline, pack, rule, now) for rule in pack.intervals]
-    for d in open_deadlines(timeline, pack):
+    for d in open_deadlines(timeline, pack) or _overdue_at_end(timeline, pack):
         if now >= d.due_ts:
             kind: Literal["approaching", "breach", "missing_milestone"] = (
                 "breach" if d.kind == "interval" else "missing_milestone"

@@ -94,9 +94,18 @@ class Engine:
         self._cached: tuple[dict[str, ev.Event], Timeline] | None = None
 
     def apply(
-        self, state: IncidentState | None, event: ev.Event, now: datetime
+        self,
+        state: IncidentState | None,
+        event: ev.Event,
+        now: datetime,
+        *,
+        hold_deadlines: bool = False,
     ) -> tuple[IncidentState, list[Output]]:
         """Add one event; return the new state and the outputs it caused (maybe none).
+
+        `hold_deadlines`: the caller knows events up to `now` may still be unread (a live
+        worker catching up a backlog), so deadlines are not judged here but by a later `sweep`
+        (a closing event still in flight would make any judgement now a false breach).
 
         A redelivery (same event_id, same content) returns the state unchanged and no output.
         Events without an incident (gps.fix, unit.available, hospital.status) are ignored:
@@ -122,7 +131,8 @@ class Engine:
         state = replace(state, events={**state.events, event.event_id: event}, future=future)
         state, records = self._emit_intervals(state, now)
         outputs.extend(records)
-        outputs.extend(deadline_alerts(self.timeline(state), self.pack, now))
+        if not hold_deadlines:
+            outputs.extend(deadline_alerts(self.timeline(state), self.pack, now))
         return _remember(state, outputs)
 
     def sweep(self, state: IncidentState, now: datetime) -> tuple[IncidentState, list[Alert]]:

@@ -91,7 +91,8 @@ class IncidentDesk:
         if record.state.events.get(event.event_id) == event:
             return  # a redelivery: nothing changes, nothing is sent
         now = self._now(partition, event.ts)
-        state, outputs = self.engine.apply(record.state, event, now)
+        held = self._deadlines_held()
+        state, outputs = self.engine.apply(record.state, event, now, hold_deadlines=held)
         record.state = _with_raised(state, outputs)
         await self._send(outputs)
         timeline = self.engine.timeline(record.state)
@@ -273,6 +274,12 @@ class IncidentDesk:
     def _now(self, partition: int, event_ts: datetime) -> datetime:
         return self.time.now(partition) or event_ts
 
+    def _deadlines_held(self) -> bool:
+        """Live, while a backlog is read, the wall clock is ahead of what the worker knows:
+        a running deadline waits for the sweep after the catch-up (event time needs no hold,
+        its `now` only moves as far as the events read)."""
+        return not self.time.event_time and self.time.catching_up()
+
     async def _send(self, outputs: Iterable[IntervalRecord | Alert]) -> None:
         for output in outputs:
             if isinstance(output, IntervalRecord):
@@ -290,7 +297,8 @@ class IncidentDesk:
         partition: int,
         table: MutableMapping[str, Any],
     ) -> None:
-        due = next_deadline(timeline, self.engine.pack, now)
+        # held: the first sweep after the catch-up judges the deadlines apply did not
+        due = now if self._deadlines_held() else next_deadline(timeline, self.engine.pack, now)
         value = record.dump(due)
         table[record.incident_id] = value
         self._cache[record.incident_id] = (value, record)

@@ -92,9 +92,24 @@ def test_door_to_balloon_deadline_only_for_a_confirmed_stemi() -> None:
 
 
 def test_closed_incident_stops_open_deadlines() -> None:
-    state = state_of([event("call.received", 0), event("incident.closed", 5)])
+    state = state_of([event("call.received", 0), event("incident.closed", 2)])
     _, alerts = sweep(state, at(60))
     assert alerts == []
+
+
+def test_a_deadline_missed_before_the_end_is_still_a_breach_when_seen_later() -> None:
+    def seen_late(events: list[Event]) -> IncidentState:  # as by a worker catching up
+        state: IncidentState | None = None
+        for e in events:
+            state, _ = URBAN.apply(state, e, at(60), hold_deadlines=True)
+        assert state is not None
+        return state
+
+    for end in ("incident.closed", "call.cancelled"):
+        _, alerts = sweep(seen_late([event("call.received", 0), event(end, 20)]), at(60))
+        assert kinds(alerts, "response") == ["breach"]  # due at 15, ended at 20
+        _, alerts = sweep(seen_late([event("call.received", 0), event(end, 14)]), at(60))
+        assert kinds(alerts, "response") == []  # ended before it was due
 
 
 def test_approaching_share_is_configurable() -> None:

@@ -119,3 +119,17 @@ def test_pathway_change_withdraws_intervals_that_no_longer_apply() -> None:
     _, out = run([event("diagnosis.made", 20, diagnosis="major_trauma")], state)
     (withdrawn,) = records(out, "fmc_to_ecg")
     assert withdrawn.revision == 2 and "withdrawn" in withdrawn.quality_flags
+
+
+def test_held_deadlines_wait_for_the_sweep() -> None:
+    """A worker catching up holds deadlines: the unit event closing the interval may still be
+    unread. The sweep afterwards raises only what really was missed."""
+    engine = Engine(load_pack("cn"), locate=lambda lat, lon: ("D1", "urban"))
+    late = at(60)
+    state, outputs = engine.apply(None, event("call.received", 0), late, hold_deadlines=True)
+    assert [o for o in outputs if isinstance(o, Alert)] == []
+    state, _ = engine.apply(state, unit("assigned", 1, "A1"), late, hold_deadlines=True)
+    state, _ = engine.apply(state, unit("enroute", 2, "A1"), late, hold_deadlines=True)
+    state, _ = engine.apply(state, unit("on_scene", 20, "A1"), late, hold_deadlines=True)
+    _, alerts = engine.sweep(state, late)
+    assert {(a.interval, a.kind) for a in alerts} == {("response", "breach")}
