@@ -21,6 +21,7 @@ from pathways import events as ev
 from pathways import prealerts
 from pathways.deadlines import next_deadline
 from pathways.destination import ClinicalFacts, HospitalAvailability, recommend
+from pathways.due import DueIndex
 from pathways.engine import Engine, IncidentState
 from pathways.outputs import Alert, IntervalRecord
 from pathways.timeline import Timeline
@@ -49,8 +50,8 @@ class IncidentDesk:
     to_unit: ToUnit
     partitions: int
     rules: prealerts.PreAlertRules = field(default_factory=prealerts.PreAlertRules)
-    # partition -> incident -> next deadline; from the table after a start or a rebalance
-    _due: dict[int, dict[str, datetime]] = field(default_factory=dict)
+    # partition -> incidents by next deadline; from the table after a start or a rebalance
+    _due: dict[int, DueIndex] = field(default_factory=dict)
     # decoded records by incident, valid while the table still holds the very value stored
     _cache: OrderedDict[str, tuple[Any, IncidentRecord]] = field(default_factory=OrderedDict)
     # hospital -> latest hospital.status; every partition stores a copy (key STATUS_KEY + id)
@@ -124,12 +125,12 @@ class IncidentDesk:
         `before`: only deadlines strictly before this moment (an event at the very deadline
         closes its interval in time)."""
         now = self.time.now(partition)
-        due = self._due.get(partition, {})
-        if now is None or self.time.catching_up():
+        due = self._due.get(partition)
+        if now is None or due is None or self.time.catching_up():
             return  # a deadline passed during the backlog is raised once it is read
         if before is not None:
             now = min(now, before - _INSTANT)
-        for incident_id in [i for i, moment in due.items() if moment <= now]:
+        while (incident_id := due.pop_due(now)) is not None:
             record = self._load(table, incident_id)
             state, alerts = self.engine.sweep(record.state, now)
             record.state = _with_raised(state, alerts)
@@ -154,7 +155,7 @@ class IncidentDesk:
     def _index(self, table: MutableMapping[str, Any]) -> None:
         """Next deadlines of every stored incident, by partition, and the latest hospital
         statuses (one pass over the table)."""
-        index: dict[int, dict[str, datetime]] = {p: {} for p in range(self.partitions)}
+        index = {p: DueIndex() for p in range(self.partitions)}
         for incident_id, value in table.items():
             if incident_id.startswith(STATUS_KEY):
                 self._remember_status(value)
@@ -162,7 +163,7 @@ class IncidentDesk:
             due = value.get("due") if isinstance(value, dict) else None
             if due is not None:
                 partition = partition_of(incident_id, self.partitions)
-                index[partition][incident_id] = ev.parse_timestamp(due, "due")
+                index[partition].set(incident_id, ev.parse_timestamp(due, "due"))
         self._due = index
 
     def _remember_status(self, value: Any) -> None:
@@ -304,11 +305,7 @@ class IncidentDesk:
         self._cache[record.incident_id] = (value, record)
         if len(self._cache) > CACHED_RECORDS:
             self._cache.popitem(last=False)
-        index = self._due.setdefault(partition, {})
-        if due is None:
-            index.pop(record.incident_id, None)
-        else:
-            index[record.incident_id] = due
+        self._due.setdefault(partition, DueIndex()).set(record.incident_id, due)
 
 
 def _fmc(timeline: Timeline) -> datetime | None:
