@@ -15,14 +15,15 @@ import logging
 import time
 from collections.abc import Coroutine, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from geo.regions import load_region
 from pathways import events as ev
 from pathways.engine import Engine
 from pathways.prealerts import PreAlertRules
-from pathways.rulepack import load_pack
+from pathways.quality import SourceClocks
+from pathways.rulepack import QualityLimits, load_pack
 from streams import feeds
 from streams.clock import Clock, PartitionClock
 from streams.incident_agent import IncidentDesk
@@ -36,7 +37,7 @@ from streams.ingest import (
 )
 from streams.sinks import Sink
 from streams.telemetry import Telemetry
-from streams.topics import MAX_MESSAGE_BYTES
+from streams.topics import INCIDENT_TABLE, MAX_MESSAGE_BYTES, UNIT_TABLE
 from streams.unit_agent import UnitDesk
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class Ingest:
     telemetry: Telemetry
     topic_prefix: str
     feeds: Any  # object with async to_incident(key, item) and to_unit(key, item)
+    clocks: SourceClocks = field(
+        default_factory=lambda: SourceClocks(QualityLimits().skew_tolerance_s))
 
     async def handle(self, raw: bytes | None, origin: Origin) -> ev.Event | DeadLetter:
         topic = origin.topic.removeprefix(self.topic_prefix)
@@ -69,8 +72,18 @@ class Ingest:
             return outcome
         self.telemetry.count_event(topic)
         self.telemetry.observe_event_lag(topic, max(0.0, time.time() - outcome.ts.timestamp()))
+        if topic in _UNIT_TOPICS and origin.timestamp is not None:
+            await self._clock_skew(outcome, origin.timestamp)
         await self._route(outcome)
         return outcome
+
+    async def _clock_skew(self, event: ev.Event, reached_kafka: datetime) -> None:
+        # the unit's device clock against Kafka's record time, not the time we read it:
+        # a worker catching up a backlog must not see every unit as late
+        alert = self.clocks.observe(event, reached_kafka)
+        if alert is not None:
+            self.telemetry.count_alert(alert)
+            await self.sink.alert(alert)
 
     async def _route(self, event: ev.Event) -> None:
         if ev.TOPIC_OF_TYPE[event.TYPE] in _UNIT_TOPICS:
@@ -109,7 +122,16 @@ def _origin(message: Any) -> Origin:
         offset=message.offset,
         key=message.key,
         headers=normalize_headers(message.headers),
+        timestamp=_record_time(getattr(message, "timestamp", None)),
     )
+
+
+def _record_time(seconds: float | None) -> datetime | None:
+    """Faust's record timestamp (CreateTime, or LogAppendTime by topic config), in seconds;
+    Kafka's "no timestamp" is -1 ms."""
+    if seconds is None or seconds <= 0:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass(slots=True)
@@ -171,9 +193,9 @@ def _wire(
         units=UnitDesk(region, clock, kafka_feeds.to_incident),
         incidents=IncidentDesk(engine, region, partition_clock, topics.sink, telemetry,
                                kafka_feeds.to_unit, options.partitions, rules),
-        unit_table=app.Table("units", default=None, partitions=options.partitions,
+        unit_table=app.Table(UNIT_TABLE, default=None, partitions=options.partitions,
                              key_type=bytes, extra_topic_configs=big),
-        incident_table=app.Table("incidents", default=None, partitions=options.partitions,
+        incident_table=app.Table(INCIDENT_TABLE, default=None, partitions=options.partitions,
                                  key_type=bytes, extra_topic_configs=big),
         guard=_Guard(topics.sink, telemetry, options.topic_prefix),
         end_offset=lambda tp: _end_offset(app, tp),

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     )
     topics.create_topics(settings=settings, partitions=partitions,
                          names=feed_topic_names(options))
+    # created here, not by Faust at start-up: left to Faust, a changelog was sometimes missing
+    # from the metadata at the first assignment and every message of that side failed
+    topics.create_topics(settings=settings, partitions=partitions, config=topics.CHANGELOG_CONFIG,
+                         names=[topics.changelog_topic(args.app_id, t) for t in topics.TABLES])
     registry = CollectorRegistry()
     app = create_app(settings, clock=clock_named(args.clock), registry=registry, options=options)
     _attach_web(app, registry, options, settings)

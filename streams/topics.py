@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,16 @@ DEFAULT_PARTITIONS = 6
 # original bytes; 2 MiB on every topic (and on the embedded broker) leaves room for that.
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 TOPIC_CONFIG = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+# the worker's tables; Faust keeps each in a compacted changelog topic
+INCIDENT_TABLE = "incidents"
+UNIT_TABLE = "units"
+TABLES = (INCIDENT_TABLE, UNIT_TABLE)
+CHANGELOG_CONFIG = {**TOPIC_CONFIG, "cleanup.policy": "compact"}
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
 
 
 class TopicError(PathwatchError):
@@ -58,6 +68,7 @@ def create_topics(
     names: Iterable[str] = ALL_TOPICS,
     settings: Settings | None = None,
     timeout_s: float = 30.0,
+    config: Mapping[str, str] = TOPIC_CONFIG,
 ) -> list[TopicReport]:
     """Create `prefix + name` for each name; topics that already exist are left as they are.
 
@@ -68,7 +79,7 @@ def create_topics(
     if bootstrap:
         settings = settings.with_bootstrap(bootstrap)
     wanted = [prefix + name for name in names]
-    spec = {"num_partitions": partitions, "configs": TOPIC_CONFIG}
+    spec = {"num_partitions": partitions, "configs": dict(config)}
     timeout_ms = int(timeout_s * 1000)
     with admin_client(settings, bootstrap_timeout_s=10.0, request_timeout_s=timeout_s) as admin:
         existing = set(admin.list_topics())

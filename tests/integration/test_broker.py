@@ -148,3 +148,18 @@ def test_cli_start_twice_status_topics_stop(
     assert "stopped pid" in capsys.readouterr().out
     assert main(["broker", "status", *where]) == 3
     assert "not running" in capsys.readouterr().out
+
+
+def test_table_changelogs_are_created_compacted(kafka_settings: Settings, topic_prefix: str
+                                                ) -> None:
+    """The worker creates its tables' changelogs before Faust starts (see cli_worker)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    name = topics.changelog_topic(topic_prefix + "app", topics.UNIT_TABLE)
+    (report,) = topics.create_topics(settings=kafka_settings, names=[name],
+                                     config=topics.CHANGELOG_CONFIG)
+    assert report.created and report.partitions == 6
+    with topics.admin_client(kafka_settings) as admin:
+        response = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    configs = next(iter(next(iter(response.values())).values()))
+    assert configs["cleanup.policy"]["value"] == "compact", configs["cleanup.policy"]

@@ -140,8 +140,6 @@ def _check(reader: Reader, names: list[str], want: harness.Reference, n_events: 
     assert reader.messages[names[2]] == []
 
 
-@pytest.mark.xfail(strict=False, reason="open bug: failed 1 run in 7 (6 of 617 intervals lost "
-                   "for incidents in flight at a kill); see RELIABILITY.md")
 def test_worker_survives_three_random_sigkills(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
