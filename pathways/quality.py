@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections import deque
+from bisect import bisect_left, insort
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from pathways import events as ev
 from pathways.outputs import Alert, IntervalRecord
 
 RECORD_FLAGS_ALERTED = ("end_before_start", "implausible_duration", "future_timestamp")
+_SECOND = timedelta(seconds=1)
 
 
 def _digest(event: ev.Event) -> str:
@@ -75,58 +77,108 @@ def interval_quality_alerts(record: IntervalRecord, now: datetime) -> list[Alert
 
 @dataclass(frozen=True, slots=True)
 class SkewEstimate:
-    source: str
-    skew_s: float  # > 0: the source's clock runs ahead; < 0: behind (or always late)
+    source: str  # the clock's key: `device_key` of its events
+    skew_s: float  # > 0: the clock runs ahead; < 0: behind (or always late)
     samples: int
 
 
-def _low_quantile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(share * len(ordered)) - 1)]
+def device_key(event: ev.Event) -> str:
+    """Whose clock stamped `event`: one unit's device within a shared source (every unit's
+    GPS is `avl`), else the source itself."""
+    return f"{event.source}:{event.unit_id}" if event.unit_id else event.source
+
+
+class _LagWindow:
+    """The last `size` lags, in arrival order (to drop the oldest) and sorted (to read a
+    quantile without sorting on every sample)."""
+
+    __slots__ = ("arrivals", "ordered", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.arrivals: deque[float] = deque()
+        self.ordered: list[float] = []
+
+    def add(self, lag: float) -> None:
+        if len(self.arrivals) >= self.size:
+            oldest = self.arrivals.popleft()
+            del self.ordered[bisect_left(self.ordered, oldest)]
+        self.arrivals.append(lag)
+        insort(self.ordered, lag)
+
+    def low_quantile(self, share: float) -> float:
+        return self.ordered[max(0, int(share * len(self.ordered)) - 1)]
 
 
 class SourceClocks:
-    """Per-source clock skew from (event ts, observed-at) pairs; pure, bounded memory.
+    """Per-device clock skew from (event ts, observed-at) pairs; pure, bounded memory.
 
     Lag = observed_at - ts is delivery delay minus skew. Delivery delay is never negative,
     so the low end of the lags (10th percentile, robust to one bad stamp) estimates -skew.
-    The streaming side feeds arrival times; replay feeds the watermark.
+    Clocks are keyed by `device_key`; at most `max_clocks` are kept (least recently heard
+    dropped). The streaming side feeds the time the event reached Kafka; replay the watermark.
     """
 
-    def __init__(self, tolerance_s: float, window: int = 50, min_samples: int = 10) -> None:
+    def __init__(
+        self, tolerance_s: float, window: int = 50, min_samples: int = 10,
+        max_clocks: int = 10_000,
+    ) -> None:
         self.tolerance_s = tolerance_s
         self.min_samples = min_samples
-        self._lags: dict[str, deque[float]] = {}
         self._window = window
+        self._max_clocks = max_clocks
+        self._lags: OrderedDict[str, _LagWindow] = OrderedDict()
         self._flagged: set[str] = set()
 
-    def estimate(self, source: str) -> SkewEstimate | None:
-        lags = self._lags.get(source)
-        if not lags or len(lags) < self.min_samples:
+    def estimate(self, key: str) -> SkewEstimate | None:
+        """The skew of the clock `key` (`device_key` of its events), once it has enough samples."""
+        lags = self._lags.get(key)
+        if lags is None or len(lags.ordered) < self.min_samples:
             return None
-        return SkewEstimate(source, -_low_quantile(list(lags), 0.1), len(lags))
+        return SkewEstimate(key, -lags.low_quantile(0.1), len(lags.ordered))
 
     def observe(self, event: ev.Event, observed_at: datetime) -> Alert | None:
-        """Record one sample; an alert when the source newly exceeds the tolerance."""
-        lags = self._lags.setdefault(event.source, deque(maxlen=self._window))
-        lags.append((observed_at - event.ts) / timedelta(seconds=1))
-        estimate = self.estimate(event.source)
-        if estimate is None:
+        """Record one sample; an alert when the event's clock newly exceeds the tolerance."""
+        key = device_key(event)
+        lags = self._lags_of(key)
+        lags.add((observed_at - event.ts) / _SECOND)
+        if len(lags.ordered) < self.min_samples:
             return None
-        skewed = abs(estimate.skew_s) > self.tolerance_s
-        if not skewed:
-            self._flagged.discard(event.source)
+        skew_s = -lags.low_quantile(0.1)
+        if abs(skew_s) <= self.tolerance_s:
+            self._flagged.discard(key)
             return None
-        if event.source in self._flagged:
+        if key in self._flagged:
             return None
-        self._flagged.add(event.source)
-        return Alert(
-            alert_id=f"source:{event.source}:data_quality:clock_skew:{observed_at.isoformat()}",
-            kind="data_quality",
-            incident_id=event.incident_id or "",
-            at_ts=observed_at,
-            detail=(
-                f"clock_skew: source {event.source} is {estimate.skew_s:+.0f}s off "
-                f"(tolerance {self.tolerance_s:.0f}s, {estimate.samples} samples)"
-            ),
-        )
+        self._flagged.add(key)
+        estimate = SkewEstimate(key, skew_s, len(lags.ordered))
+        return _skew_alert(event, estimate, observed_at, self.tolerance_s)
+
+    def _lags_of(self, key: str) -> _LagWindow:
+        lags = self._lags.get(key)
+        if lags is not None:
+            self._lags.move_to_end(key)
+            return lags
+        if len(self._lags) >= self._max_clocks:
+            dropped, _ = self._lags.popitem(last=False)
+            self._flagged.discard(dropped)
+        lags = self._lags[key] = _LagWindow(self._window)
+        return lags
+
+
+def _skew_alert(
+    event: ev.Event, estimate: SkewEstimate, observed_at: datetime, tolerance_s: float
+) -> Alert:
+    unit = f" unit {event.unit_id}" if event.unit_id else ""
+    way = "ahead" if estimate.skew_s > 0 else "behind, or its events arrive late"
+    return Alert(
+        alert_id=f"source:{estimate.source}:data_quality:clock_skew:{observed_at.isoformat()}",
+        kind="data_quality",
+        incident_id=event.incident_id or "",
+        at_ts=observed_at,
+        detail=(
+            f"clock_skew: source {event.source}{unit} is {estimate.skew_s:+.0f}s off ({way}; "
+            f"tolerance {tolerance_s:.0f}s, {estimate.samples} samples)"
+        ),
+        unit_id=event.unit_id,
+    )

@@ -23,7 +23,7 @@ from pathways import events as ev
 from pathways.engine import Engine
 from pathways.prealerts import PreAlertRules
 from pathways.quality import SourceClocks
-from pathways.rulepack import QualityLimits, load_pack
+from pathways.rulepack import load_pack
 from streams import feeds
 from streams.clock import Clock, PartitionClock
 from streams.incident_agent import IncidentDesk
@@ -56,8 +56,9 @@ class Ingest:
     telemetry: Telemetry
     topic_prefix: str
     feeds: Any  # object with async to_incident(key, item) and to_unit(key, item)
-    clocks: SourceClocks = field(
-        default_factory=lambda: SourceClocks(QualityLimits().skew_tolerance_s))
+    # device clock skew against Kafka record times; None where the input is not live (replays,
+    # accelerated simulations on the watermark clock): record time then says nothing of `ts`
+    clocks: SourceClocks | None = None
 
     async def handle(self, raw: bytes | None, origin: Origin) -> ev.Event | DeadLetter:
         topic = origin.topic.removeprefix(self.topic_prefix)
@@ -72,15 +73,17 @@ class Ingest:
             return outcome
         self.telemetry.count_event(topic)
         self.telemetry.observe_event_lag(topic, max(0.0, time.time() - outcome.ts.timestamp()))
-        if topic in _UNIT_TOPICS and origin.timestamp is not None:
-            await self._clock_skew(outcome, origin.timestamp)
+        if self.clocks and topic in _UNIT_TOPICS and origin.timestamp is not None:
+            await self._clock_skew(self.clocks, outcome, origin.timestamp)
         await self._route(outcome)
         return outcome
 
-    async def _clock_skew(self, event: ev.Event, reached_kafka: datetime) -> None:
+    async def _clock_skew(
+        self, clocks: SourceClocks, event: ev.Event, reached_kafka: datetime
+    ) -> None:
         # the unit's device clock against Kafka's record time, not the time we read it:
         # a worker catching up a backlog must not see every unit as late
-        alert = self.clocks.observe(event, reached_kafka)
+        alert = clocks.observe(event, reached_kafka)
         if alert is not None:
             self.telemetry.count_alert(alert)
             await self.sink.alert(alert)
@@ -189,7 +192,8 @@ def _wire(
     rules = PreAlertRules(eta_threshold_s=options.eta_threshold_s)
     big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}  # a long incident's state is large
     return _Wiring(
-        ingest=Ingest(options.policy, topics.sink, telemetry, options.topic_prefix, kafka_feeds),
+        ingest=Ingest(options.policy, topics.sink, telemetry, options.topic_prefix, kafka_feeds,
+                      _live_clocks(clock, engine.pack.quality.skew_tolerance_s)),
         units=UnitDesk(region, clock, kafka_feeds.to_incident),
         incidents=IncidentDesk(engine, region, partition_clock, topics.sink, telemetry,
                                kafka_feeds.to_unit, options.partitions, rules),
@@ -200,6 +204,11 @@ def _wire(
         guard=_Guard(topics.sink, telemetry, options.topic_prefix),
         end_offset=lambda tp: _end_offset(app, tp),
     )
+
+
+def _live_clocks(clock: Clock, tolerance_s: float) -> SourceClocks | None:
+    """Skew is judged against Kafka record times only when the input is live (wall clock)."""
+    return SourceClocks(tolerance_s) if clock.name == "wall" else None
 
 
 def _end_offset(app: Any, tp: Any) -> int | None:

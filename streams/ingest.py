@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from pathways.events import Event, ParseError, Reason, parse
@@ -39,6 +40,7 @@ class Origin:
     offset: int
     key: bytes | None = None
     headers: Headers = ()
+    timestamp: datetime | None = None  # when the message reached Kafka (its record timestamp)
 
 
 @dataclass(frozen=True, slots=True)

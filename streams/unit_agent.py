@@ -74,6 +74,12 @@ class UnitDesk:
         last = unit.get("fix")
         if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
             unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
+        if not _before_status(unit, fix):
+            await self._fences(unit, fix)
+        table[unit_id] = unit
+        await self._maybe_eta(unit, table_key=unit_id, table=table)
+
+    async def _fences(self, unit: dict[str, Any], fix: ev.GpsFix) -> None:
         state, inferred = geofence.step(unit.get("fences"), fix, self._fence_targets(unit))
         unit["fences"] = state
         for event in inferred:
@@ -81,8 +87,6 @@ class UnitDesk:
                 await self.to_incident(event.incident_id, event)
             if event.TYPE == "unit.at_destination":
                 unit["status"] = event.TYPE
-        table[unit_id] = unit
-        await self._maybe_eta(unit, table_key=unit_id, table=table)
 
     def _fence_targets(self, unit: dict[str, Any]) -> list[geofence.FenceTarget]:
         incident, status = unit.get("incident_id"), unit.get("status")
@@ -163,6 +167,13 @@ def _is_later(unit: dict[str, Any], event: ev.Event) -> bool:
     """Out-of-order status events must not roll a unit's state back."""
     last = unit.get("status_ts")
     return last is None or ev.parse_timestamp(last) <= event.ts
+
+
+def _before_status(unit: dict[str, Any], fix: ev.GpsFix) -> bool:
+    """A fix from before the unit's latest status belongs to an earlier leg (a redelivery after
+    a restart, or a late GPS feed): the fences of the current leg must not see it."""
+    last = unit.get("status_ts")
+    return last is not None and fix.ts < ev.parse_timestamp(last)
 
 
 def _ts(moment: datetime) -> str:

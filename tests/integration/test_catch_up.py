@@ -84,4 +84,4 @@ def test_no_false_breach_when_a_live_worker_catches_up(
     # (live may raise more: it sweeps at the wall clock, after the last event)
     missed = real - {(b["incident_id"], b["interval"]) for b in breaches}
     assert len(real) > 10
-    assert missed == set(), f"{len(missed)} breaches of {len(real)} not raised: {sorted(missed)[:5]}"
+    assert missed == set(), f"{len(missed)} of {len(real)} not raised: {sorted(missed)[:5]}"

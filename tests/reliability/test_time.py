@@ -2,7 +2,8 @@
 late still give the right revisions; UTC offsets and DST changes in `ts` are handled.
 
 Late events and offsets run through the worker's own agents in memory (tests/streams/harness);
-clock skew needs arrival times, so it runs through a real worker on the wall clock.
+clock skew is judged against Kafka record times, so it runs through a real worker on the
+wall clock.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathways import events as ev
 from pathways.outputs import IntervalRecord
 from simulators import faults
 from tests.integration import scenarios
-from tests.integration.pipeline import Reader, Worker, ensure_topics, produce_events, producer
+from tests.integration.pipeline import Reader, Worker, ensure_topics, producer
 from tests.reliability import harness
 from tests.streams.harness import MemoryPipeline, run
 
@@ -161,8 +162,9 @@ def test_dst_change_inside_an_interval_counts_real_elapsed_time() -> None:
 # --- clock skew of one unit (a real worker, wall clock) -------------------------------------
 
 
-def _recent_city(skewed_unit_shift: float) -> tuple[list[ev.Event], str]:
-    """The last few minutes of the city, as if happening now; one busy unit's clock is off."""
+def _recent_city(skewed_unit_shift: float) -> tuple[list[faults.Outgoing], str]:
+    """The last few minutes of the city, as if happening now; one busy unit's clock is off.
+    Each item's `at` is when its event really happened (before the skew)."""
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=6)
     from dataclasses import replace as _replace
 
@@ -178,7 +180,19 @@ def _recent_city(skewed_unit_shift: float) -> tuple[list[ev.Event], str]:
             counts[e.unit_id] = counts.get(e.unit_id, 0) + 1
     unit = max(counts, key=lambda u: counts[u])
     stream = faults.clock_skew(faults.outgoing(events), unit, skewed_unit_shift)
-    return [item.event for item in stream if item.event is not None], unit
+    return [item for item in stream if item.event is not None], unit
+
+
+def _produce_live(bootstrap: str, prefix: str, items: list[faults.Outgoing]) -> None:
+    """As a live feed does: each message's Kafka timestamp is when its event happened (the
+    producer sends it then), whatever the device clock wrote in `ts`."""
+    prod = producer(bootstrap)
+    for item in items:
+        message = item.message
+        prod.send(prefix + message.topic, key=(message.key or "").encode(), value=message.value,
+                  timestamp_ms=round(item.at.timestamp() * 1000))
+    prod.flush()
+    prod.close()
 
 
 def _skew_alerts(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -187,22 +201,18 @@ def _skew_alerts(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason="open bug: the worker does not feed SourceClocks, and "
-                   "the estimator groups by source ('avl' is shared by every unit)")
 @pytest.mark.parametrize("shift_s", [600.0, -600.0], ids=["ahead-10min", "behind-10min"])
 def test_one_units_clock_skew_is_flagged(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, shift_s: float
 ) -> None:
-    events, unit = _recent_city(shift_s)
+    items, unit = _recent_city(shift_s)
     ensure_topics(kafka_bootstrap, topic_prefix)
     alerts = topic_prefix + "pathwatch.alerts"
     reader = Reader(kafka_bootstrap, [alerts, topic_prefix + "pathwatch.intervals"])
     worker = Worker(kafka_bootstrap, f"skew-{uuid.uuid4().hex[:8]}", topic_prefix, tmp_path,
                     clock="wall").start()
     try:
-        prod = producer(kafka_bootstrap)
-        produce_events(prod, topic_prefix, events)
-        prod.close()
+        _produce_live(kafka_bootstrap, topic_prefix, items)
 
         def flagged(r: Reader) -> bool:
             bodies = [m.json() for m in r.messages[alerts]]
@@ -227,14 +237,13 @@ def _names(alert: dict[str, Any], unit: str) -> bool:
 
 def test_city_generator_gives_a_busy_unit() -> None:
     """The skew test's premise: a unit has enough fixes in six minutes to estimate its clock."""
-    events, unit = _recent_city(600.0)
-    fixes = [e for e in events if e.unit_id == unit and e.TYPE == "gps.fix"]
+    items, unit = _recent_city(600.0)
+    fixes = [o.event for o in items if o.event and o.event.unit_id == unit
+             and o.event.TYPE == "gps.fix"]
     assert len(fixes) >= 10
     assert {f.source for f in fixes} == {"avl"}  # the shared source: skew is per device
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: UnitDesk._fix runs the geofence step on a "
-                   "fix older than the unit's latest status")
 def test_a_replayed_old_gps_fix_is_not_a_door_for_the_next_trip() -> None:
     """What a restart does (the table is ahead of the committed offsets, so older input is
     read again): fixes at H01's door from a unit's first trip come again while the unit is

@@ -1,0 +1,74 @@
+"""The unit desk: GPS fixes drive the geofences of the unit's current leg only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo.regions import load_region
+from pathways import events as ev
+from streams.clock import WatermarkClock
+from streams.feeds import Envelope
+from streams.unit_agent import UnitDesk
+from tests.integration.scenarios import H01_DOOR, SCENE, event, gps_path
+from tests.streams.harness import run
+
+INCIDENT, UNIT = "inc-2", "A1"
+LEFT_SCENE_MIN = 120.0
+
+
+class Desk:
+    def __init__(self) -> None:
+        self.forwarded: list[Envelope] = []
+        self.table: dict[str, Any] = {}
+        self.desk = UnitDesk(load_region(), WatermarkClock(), self._forward)
+
+    async def _forward(self, key: str, item: Envelope) -> None:
+        self.forwarded.append(item)
+
+    def send(self, items: list[ev.Event]) -> None:
+        async def go() -> None:
+            for item in items:
+                await self.desk.handle(item, self.table)
+
+        run(go())
+
+    def doors(self) -> list[ev.Event]:
+        return [e for e in self.forwarded
+                if isinstance(e, ev.Event) and e.TYPE == "unit.at_destination"]
+
+
+def transporting() -> Desk:
+    desk = Desk()
+    desk.send([
+        event("unit.assigned", 100.5, INCIDENT, unit_id=UNIT),
+        event("unit.enroute", 101, INCIDENT, unit_id=UNIT),
+        event("unit.on_scene", 110, INCIDENT, unit_id=UNIT),
+        event("unit.left_scene", LEFT_SCENE_MIN, INCIDENT, unit_id=UNIT,
+              destination_hospital_id="H01"),
+    ])
+    return desk
+
+
+def test_fixes_from_before_the_latest_status_open_no_door() -> None:
+    desk = transporting()
+    old_trip = gps_path(UNIT, SCENE, H01_DOOR, 50, 55)  # at H01's door, an hour too early
+    desk.send(old_trip)
+    assert desk.doors() == []
+    # still the newest position known: the ETA may use it (it is stamped with its own time)
+    assert desk.table[UNIT]["fix"]["ts"] == ev.format_timestamp(old_trip[-1].ts)
+
+
+def test_fixes_after_the_latest_status_still_open_the_door() -> None:
+    desk = transporting()
+    desk.send(gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 1, LEFT_SCENE_MIN + 6))
+    doors = desk.doors()
+    assert [d.incident_id for d in doors] == [INCIDENT]
+    assert doors[0].ts > event("unit.left_scene", LEFT_SCENE_MIN, INCIDENT, unit_id=UNIT).ts
+
+
+def test_an_old_fix_does_not_move_the_position_back() -> None:
+    desk = transporting()
+    desk.send(gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 1, LEFT_SCENE_MIN + 2))
+    newest = desk.table[UNIT]["fix"]
+    desk.send(gps_path(UNIT, H01_DOOR, SCENE, 50, 51))
+    assert desk.table[UNIT]["fix"] == newest
