@@ -44,6 +44,7 @@ from kafka.errors import KafkaError
 from pathways import events as ev
 from streams import topics
 from streams.broker import Broker, free_ports
+from streams.worker_process import WorkerProcess
 
 TARGET_EVENTS_PER_S = 10_000
 TARGET_SHARE_OF_RAW = 0.5
@@ -76,10 +77,11 @@ def kafka(bootstrap: str | None, folder: Path) -> Iterator[str]:
 
 async def _passthrough(bootstrap: str, inputs: list[str], output: str, group: str,
                        total: int) -> dict[str, Any]:
-    consumer = AIOKafkaConsumer(*inputs, bootstrap_servers=bootstrap, group_id=group,
+    client = kb.settings(bootstrap).aiokafka_client_kwargs()
+    consumer = AIOKafkaConsumer(*inputs, **client, group_id=group,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10,
+    producer = AIOKafkaProducer(**client, acks="all", linger_ms=10,
                                 max_batch_size=512 * 1024)
     await consumer.start()
     await producer.start()
@@ -121,7 +123,7 @@ def feed_topics(prefix: str, app_id: str) -> list[str]:
     return [f"{prefix}{app_id}-incident-feed", f"{prefix}{app_id}-unit-feed"]
 
 
-def wait_caught_up(offsets: kb.Offsets, prefix: str, app_id: str, workers: list[kb.Worker],
+def wait_caught_up(offsets: kb.Offsets, prefix: str, app_id: str, workers: list[WorkerProcess],
                    timeout_s: float) -> None:
     inputs = [prefix + name for name in topics.INPUT_TOPICS]
     ticks_allowed = 4 * topics.DEFAULT_PARTITIONS * len(workers)  # sweep ticks keep coming
@@ -157,11 +159,12 @@ def create_changelogs(bootstrap: str, app_id: str) -> None:
 
 def worker_throughput(bootstrap: str, prefix: str, app_id: str, count: int, events: int,
                       folder: Path, timeout_s: float, profile: Path | None = None
-                      ) -> tuple[dict[str, Any], list[kb.Worker]]:
+                      ) -> tuple[dict[str, Any], list[WorkerProcess]]:
     if CHANGELOG_WORKAROUND:
         create_changelogs(bootstrap, app_id)
-    workers = [kb.Worker(bootstrap, app_id, prefix, folder, profile=profile).start()
-               for _ in range(count)]
+    workers = [WorkerProcess(bootstrap, app_id, prefix, folder / f"{app_id}-{n}",
+                             log_level="warning", profile=profile, tie_to_parent=True).start()
+               for n in range(count)]
     offsets = kb.Offsets(bootstrap)
     dead_before = sum(offsets.end([prefix + topics.DEADLETTER]).values())
     try:

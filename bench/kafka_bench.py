@@ -1,24 +1,19 @@
 """Kafka plumbing of the end-to-end benchmark: the city stream as messages, a fast producer,
-a `pathwatch worker` subprocess, consumer-group lag, and the timestamps of records."""
+consumer-group lag, and the timestamps of records (the worker subprocess is
+`streams.worker_process.WorkerProcess`)."""
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from pathways import events as ev
+from simulators.sinks import partition_key
 from streams import topics
-
-ROOT = Path(__file__).resolve().parents[1]
+from streams.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +32,18 @@ def messages_of(lines: Iterable[bytes]) -> list[Message]:
         event = ev.parse(line)
         if isinstance(event, ev.ParseError):
             raise ValueError(f"the city stream holds an invalid event: {event}")
-        topic = ev.TOPIC_OF_TYPE[event.TYPE]
-        if topic in (topics.UNITS, topics.GPS):
-            key = event.unit_id
-        elif topic == topics.HOSPITAL_STATUS:
-            key = event.hospital_id
-        else:
-            key = event.incident_id
-        out.append(Message(topic, (key or "").encode(), line, event.incident_id,
-                           round(event.ts.timestamp() * 1000)))
+        out.append(Message(ev.TOPIC_OF_TYPE[event.TYPE], (partition_key(event) or "").encode(),
+                           line, event.incident_id, round(event.ts.timestamp() * 1000)))
     return out
 
 
+def settings(bootstrap: str) -> Settings:
+    """The environment's Kafka settings (security included) with the bench's bootstrap."""
+    return Settings.from_env().with_bootstrap(bootstrap)
+
+
 def producer(bootstrap: str, linger_ms: int = 10) -> KafkaProducer:
-    return KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=linger_ms,
+    return KafkaProducer(**settings(bootstrap).kafka_client_kwargs(), acks=1, linger_ms=linger_ms,
                          batch_size=512 * 1024, max_request_size=topics.MAX_MESSAGE_BYTES)
 
 
@@ -67,7 +60,8 @@ def produce_all(bootstrap: str, prefix: str, messages: list[Message]) -> float:
 
 
 def admin(bootstrap: str) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="pathwatch-bench")
+    return KafkaAdminClient(**settings(bootstrap).kafka_client_kwargs(),
+                            client_id="pathwatch-bench")
 
 
 def partitions_of(consumer: KafkaConsumer, names: Iterable[str]) -> list[TopicPartition]:
@@ -86,7 +80,7 @@ class Offsets:
     """End offsets, committed offsets of a group, and record timestamps at given offsets."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+        self.consumer = KafkaConsumer(**settings(bootstrap).kafka_client_kwargs(), group_id=None,
                                       enable_auto_commit=False,
                                       max_partition_fetch_bytes=topics.MAX_MESSAGE_BYTES * 2)
         self.admin = admin(bootstrap)
@@ -159,69 +153,3 @@ class Offsets:
     def close(self) -> None:
         self.consumer.close()
         self.admin.close()
-
-
-@dataclass
-class Worker:
-    """`pathwatch worker` as a subprocess, with the event-time clock (the stream is historical)."""
-
-    bootstrap: str
-    app_id: str
-    prefix: str
-    datadir: Path
-    sweep_interval_s: float = 1.0
-    profile: Path | None = None  # run under cProfile, stats written here at exit
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = self.datadir / f"{self.app_id}-{id(self)}.log"
-
-    def start(self) -> Worker:
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
-        args = [sys.executable, *profiler, "-m", "streams.cli", "worker",
-                "--bootstrap", self.bootstrap, "--app-id", self.app_id,
-                "--topic-prefix", self.prefix, "--no-web",
-                "--clock", "watermark", "--sweep-interval", str(self.sweep_interval_s),
-                "--datadir", str(self.datadir / f"faust-{id(self)}"), "--log-level", "warning"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent())
-        return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the worker process so far (from /proc)."""
-        if not self.alive():
-            return 0.0
-        assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
-
-def _die_with_parent() -> Callable[[], None]:
-    """A killed benchmark must not leave workers behind: SIGTERM them when it dies."""
-    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-
-    def child() -> None:
-        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-
-    return child

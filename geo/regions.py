@@ -205,21 +205,23 @@ def _text(props: Mapping[str, Any], key: str, label: str, problems: list[str]) -
     return value
 
 
-def _unique(ident: str, seen: set[str], label: str, problems: list[str]) -> None:
-    if ident and ident in seen:
-        problems.append(f"{label}: duplicate id {ident!r}")
-    seen.add(ident)
+def _named_features(
+    path: Path, id_key: str, problems: list[str]
+) -> Iterator[tuple[str, dict[str, Any], str, str]]:
+    """(label, feature, id, name) for each feature; a missing or repeated id is a problem."""
+    seen: set[str] = set()
+    for label, feature in _features(path, problems):
+        ident = _text(feature["properties"], id_key, label, problems)
+        if ident and ident in seen:
+            problems.append(f"{label}: duplicate id {ident!r}")
+        seen.add(ident)
+        yield label, feature, ident, _text(feature["properties"], "name", label, problems)
 
 
 def _load_districts(path: Path, problems: list[str]) -> tuple[District, ...]:
     districts: list[District] = []
-    seen: set[str] = set()
-    for label, feature in _features(path, problems):
-        props = feature["properties"]
-        ident = _text(props, "district_id", label, problems)
-        _unique(ident, seen, label, problems)
-        name = _text(props, "name", label, problems)
-        area = props.get("area_type")
+    for label, feature, ident, name in _named_features(path, "district_id", problems):
+        area = feature["properties"].get("area_type")
         if area not in AREA_TYPES:
             problems.append(f"{label}: area_type must be one of {sorted(AREA_TYPES)}")
         geom = _geometry(feature["geometry"], label, problems)
@@ -297,12 +299,8 @@ def _point(feature: Mapping[str, Any], label: str, problems: list[str]) -> Point
 
 def _load_hospitals(path: Path, problems: list[str]) -> tuple[Hospital, ...]:
     hospitals: list[Hospital] = []
-    seen: set[str] = set()
-    for label, feature in _features(path, problems):
+    for label, feature, ident, name in _named_features(path, "hospital_id", problems):
         props = feature["properties"]
-        ident = _text(props, "hospital_id", label, problems)
-        _unique(ident, seen, label, problems)
-        name = _text(props, "name", label, problems)
         caps = _capabilities(props.get("capabilities"), label, problems)
         door = _door(props, label, problems)
         where = _point(feature, label, problems)
@@ -313,12 +311,7 @@ def _load_hospitals(path: Path, problems: list[str]) -> tuple[Hospital, ...]:
 
 def _load_stations(path: Path, problems: list[str]) -> tuple[Station, ...]:
     stations: list[Station] = []
-    seen: set[str] = set()
-    for label, feature in _features(path, problems):
-        props = feature["properties"]
-        ident = _text(props, "station_id", label, problems)
-        _unique(ident, seen, label, problems)
-        name = _text(props, "name", label, problems)
+    for label, feature, ident, name in _named_features(path, "station_id", problems):
         where = _point(feature, label, problems)
         if where is not None:
             stations.append(Station(ident, name, where.y, where.x))

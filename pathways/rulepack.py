@@ -181,9 +181,7 @@ class _Reader:
 
     def pack(self) -> RulePack:
         obj = self.obj
-        name = obj.get("name")
-        if not isinstance(name, str) or not name:
-            self.fail("name", "expected a non-empty string")
+        name = self.text(obj.get("name"), "name")
         for alias, value in dict(obj.get("milestones", {})).items():
             self.aliases[str(alias)] = self.milestones(value, f"milestones.{alias}")
         intervals = tuple(
@@ -197,7 +195,7 @@ class _Reader:
         if not 0 < share < 1:
             self.fail("approaching_share", "expected a share between 0 and 1")
         return RulePack(
-            name=str(name),
+            name=name,
             timezone=_zone(str(obj.get("timezone", "UTC")), self.where),
             intervals=intervals,
             missing=missing,
@@ -211,6 +209,11 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.fail(key, "expected a list of objects")
         return list(value)
+
+    def text(self, value: object, place: str) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(place, "expected a non-empty string")
+        return value
 
     def number(self, value: object, place: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -300,10 +303,8 @@ class _Reader:
         return rule
 
     def interval(self, item: dict[str, Any], index: int) -> IntervalRule:
-        name = item.get("name")
-        place = f"intervals[{index}]" + (f" ({name})" if isinstance(name, str) else "")
-        if not isinstance(name, str) or not name:
-            self.fail(place, "name: expected a non-empty string")
+        name = self.text(item.get("name"), f"intervals[{index}].name")
+        place = f"intervals[{index}] ({name})"
         fact = item.get("deadline_if")
         if fact is not None and fact not in tl.FACTS:
             self.fail(f"{place}.deadline_if", f"unknown fact {fact!r}; known: {sorted(tl.FACTS)}")
@@ -312,7 +313,7 @@ class _Reader:
             self.fail(f"{place}.statistics", "expected a list of objects")
         max_duration = item.get("max_duration")
         return IntervalRule(
-            name=str(name),
+            name=name,
             start=self.milestones(item.get("start"), f"{place}.start"),
             end=self.milestones(item.get("end"), f"{place}.end"),
             pathways=self.pathways(item.get("pathways"), f"{place}.pathways"),
@@ -330,11 +331,8 @@ class _Reader:
 
     def missing(self, item: dict[str, Any], index: int) -> MissingRule:
         place = f"missing[{index}]"
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            self.fail(place, "name: expected a non-empty string")
         return MissingRule(
-            name=str(name),
+            name=self.text(item.get("name"), f"{place}.name"),
             after=self.milestones(item.get("after"), f"{place}.after"),
             expect=self.milestones(item.get("expect"), f"{place}.expect"),
             within_s=self.duration(item.get("within"), f"{place}.within"),

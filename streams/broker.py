@@ -166,7 +166,7 @@ class Broker:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.data_dir, start_new_session=True,
-                preexec_fn=_die_with_parent() if tie_to_parent else None,
+                preexec_fn=die_with_parent() if tie_to_parent else None,
             )
         self.pid_file.write_text(f"{self._process.pid}\n")
 
@@ -344,7 +344,8 @@ def _terminate(pid: int, timeout: float) -> None:
     raise BrokerError(f"broker process {pid} did not exit after SIGKILL")
 
 
-def _die_with_parent() -> Callable[[], None]:
+def die_with_parent() -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGTERM when this process dies (Linux)."""
     # Resolved before fork so the child only makes one C call between fork and exec.
     prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
     pr_set_pdeathsig = 1

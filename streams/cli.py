@@ -11,8 +11,12 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from streams.settings import PathwatchError, Settings
+
+if TYPE_CHECKING:
+    from simulators.sinks import Sink
 
 COMMAND_MODULES: tuple[str, ...] = (
     "streams.cli_broker",
@@ -39,6 +43,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     bootstrap = getattr(args, "bootstrap", None)
     return settings.with_bootstrap(bootstrap) if bootstrap else settings
+
+
+def sink_from(args: argparse.Namespace) -> Sink:
+    """Where `import` and `simulate` send events: the `--out` file, else Kafka topics under
+    `--topic-prefix`."""
+    from simulators.sinks import JsonlSink, KafkaSink, SinkError
+
+    try:
+        if args.out is not None:
+            return JsonlSink(args.out)
+        return KafkaSink(args.topic_prefix, **settings_from(args).kafka_client_kwargs())
+    except SinkError as exc:
+        raise PathwatchError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

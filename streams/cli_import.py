@@ -13,8 +13,8 @@ from typing import Any
 
 from simulators.importer import ImportReport, import_csv
 from simulators.mapping import Mapping, MappingError, builtin_mapping, load_mapping
-from simulators.sinks import JsonlSink, KafkaSink, Sink, SinkError, deliver, messages_of
-from streams.cli import add_bootstrap_argument, settings_from
+from simulators.sinks import SinkError, deliver, messages_of
+from streams.cli import add_bootstrap_argument, sink_from
 from streams.settings import PathwatchError
 
 SHOWN_PROBLEMS = 20
@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     except (MappingError, OSError, UnicodeDecodeError) as exc:
         raise PathwatchError(str(exc)) from None
     try:
-        deliver(messages_of(events), _sink(args))
+        deliver(messages_of(events), sink_from(args))
     except SinkError as exc:
         raise PathwatchError(str(exc)) from None
     _print_report(report, args)
@@ -66,15 +66,6 @@ def _mapping(args: argparse.Namespace) -> Mapping:
             return builtin_mapping("sf_fire")
         return load_mapping(args.mapping)
     except MappingError as exc:
-        raise PathwatchError(str(exc)) from None
-
-
-def _sink(args: argparse.Namespace) -> Sink:
-    try:
-        if args.out is not None:
-            return JsonlSink(args.out)
-        return KafkaSink(args.topic_prefix, **settings_from(args).kafka_client_kwargs())
-    except SinkError as exc:
         raise PathwatchError(str(exc)) from None
 
 

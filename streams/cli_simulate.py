@@ -21,8 +21,8 @@ from simulators import faults
 from simulators.city import generate
 from simulators.pacing import paced
 from simulators.scenario import load_scenario
-from simulators.sinks import JsonlSink, KafkaSink, Sink, SinkError, deliver
-from streams.cli import add_bootstrap_argument, settings_from
+from simulators.sinks import SinkError, deliver
+from streams.cli import add_bootstrap_argument, sink_from
 from streams.settings import PathwatchError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         timed = paced(with_faults(faults.outgoing(events), args), speed=args.speed, rate=args.rate,
                       warmup=args.warmup)
-        sent = deliver((item.message for item in timed), _sink(args))
+        sent = deliver((item.message for item in timed), sink_from(args))
     except (ValueError, SinkError) as exc:
         raise PathwatchError(str(exc)) from None
     print(f"{sent} messages written to {args.out or 'Kafka'}", file=sys.stderr)
@@ -147,12 +147,3 @@ def with_faults(stream: Iterator[faults.Outgoing], args: argparse.Namespace,
     if args.malformed > 0:
         stream = faults.malformed(stream, args.malformed, rng("malformed"))
     return stream
-
-
-def _sink(args: argparse.Namespace) -> Sink:
-    try:
-        if args.out is not None:
-            return JsonlSink(args.out)
-        return KafkaSink(args.topic_prefix, **settings_from(args).kafka_client_kwargs())
-    except SinkError as exc:
-        raise PathwatchError(str(exc)) from None

@@ -109,6 +109,18 @@ class Settings:
             kwargs.update({k: v for k, v in optional.items() if v})
         return kwargs
 
+    def aiokafka_client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's AIOKafkaProducer and AIOKafkaConsumer.
+
+        The same settings as `kafka_client_kwargs`, but aiokafka takes TLS as an SSLContext
+        (no file names) and the servers as one `host:port,host:port` string.
+        """
+        kwargs = {k: v for k, v in self.kafka_client_kwargs().items() if not k.startswith("ssl_")}
+        kwargs["bootstrap_servers"] = ",".join(self.bootstrap_servers)
+        if self.uses_ssl:
+            kwargs["ssl_context"] = self.ssl_context()
+        return kwargs
+
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.uses_ssl:
             return None

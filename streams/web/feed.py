@@ -87,20 +87,7 @@ class BoardFeed:
         self._producer: Any = None
 
     def _kafka_kwargs(self) -> dict[str, Any]:
-        s = self.settings
-        kwargs: dict[str, Any] = {
-            "bootstrap_servers": s.bootstrap,
-            "security_protocol": s.security_protocol,
-        }
-        if s.uses_sasl:
-            kwargs.update(
-                sasl_mechanism=s.sasl_mechanism,
-                sasl_plain_username=s.sasl_username,
-                sasl_plain_password=s.sasl_password,
-            )
-        if s.uses_ssl:
-            kwargs["ssl_context"] = s.ssl_context()
-        return kwargs
+        return self.settings.aiokafka_client_kwargs()
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects after a broker error."""

@@ -3,10 +3,6 @@ and readers of the output topics. Every test uses its own topic prefix and app i
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,8 +13,10 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from pathways import events as ev
+from simulators.sinks import messages_of
 from streams import topics
 from streams.settings import Settings
+from streams.worker_process import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_REQUEST = topics.MAX_MESSAGE_BYTES
@@ -30,76 +28,12 @@ def ensure_topics(bootstrap: str, prefix: str) -> None:
 
 
 @dataclass
-class Worker:
-    """`pathwatch worker` as a subprocess (so it can be SIGKILLed like a real one)."""
+class Worker(WorkerProcess):
+    """`pathwatch worker` as a subprocess (so it can be SIGKILLed like a real one), with the
+    tests' settings: sweeps every 0.5 s, screen tokens for its web server."""
 
-    bootstrap: str
-    app_id: str
-    prefix: str
-    datadir: Path
-    clock: str = "watermark"
-    extra: tuple[str, ...] = ()
-    web_port: int | None = None  # None: no web server
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = self.datadir / f"{self.app_id}-{id(self)}.log"
-
-    def start(self) -> Worker:
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        args = [
-            sys.executable, "-m", "streams.cli", "worker",
-            "--bootstrap", self.bootstrap, "--app-id", self.app_id,
-            "--topic-prefix", self.prefix, "--clock", self.clock,
-            *(["--no-web"] if self.web_port is None else ["--web-port", str(self.web_port)]),
-            "--sweep-interval", "0.5", "--datadir", str(self.datadir / "faust"),
-            *self.extra,
-        ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PATHWATCH_TOKENS": TEST_TOKENS}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
-        return self
-
-    def wait_ready(self, timeout: float = 40.0) -> Worker:
-        """Until the worker has its partitions and tables (Faust logs `Worker]: Ready`)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "Worker]: Ready" in self.log_text():
-                return self
-            if not self.alive():
-                raise AssertionError("worker died:\n" + self.log_text()[-3000:])
-            time.sleep(0.2)
-        raise AssertionError("worker not ready:\n" + self.log_text()[-3000:])
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def metrics(self) -> str:
-        """The worker's Prometheus page."""
-        import urllib.request
-
-        url = f"http://127.0.0.1:{self.web_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return str(response.read().decode())
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+    sweep_interval_s: float = 0.5
+    env: dict[str, str] = field(default_factory=lambda: {"PATHWATCH_TOKENS": TEST_TOKENS})
 
 
 def producer(bootstrap: str) -> KafkaProducer:
@@ -109,12 +43,8 @@ def producer(bootstrap: str) -> KafkaProducer:
 
 def produce_events(prod: KafkaProducer, prefix: str, events: Iterable[ev.Event]) -> None:
     """Each event to its contract topic, keyed as the contract says."""
-    for event in events:
-        topic = ev.TOPIC_OF_TYPE[event.TYPE]
-        key = event.unit_id if topic in ("dispatch.units", "dispatch.gps") else event.incident_id
-        if topic == "hospital.status":
-            key = event.hospital_id
-        prod.send(prefix + topic, key=(key or "").encode(), value=ev.dumps(event))
+    for message in messages_of(events):
+        prod.send(prefix + message.topic, key=(message.key or "").encode(), value=message.value)
     prod.flush()
 
 
@@ -177,7 +107,7 @@ class Reader:
             if done(self):
                 return True
             if worker is not None and not worker.alive():
-                raise AssertionError("worker died:\n" + worker.log_text()[-3000:])
+                raise AssertionError("worker died:\n" + worker.log_tail())
         return done(self)
 
     def close(self) -> None:

@@ -1,11 +1,16 @@
-"""Hand-built contract events for the pathway tests: minutes after an arbitrary base time."""
+"""Hand-built contract events for the pathway tests: minutes after an arbitrary base time;
+and what an engine makes of one incident's events."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pathways import events as ev
+from pathways.outputs import IntervalRecord
+
+if TYPE_CHECKING:
+    from pathways.engine import Engine, IncidentState
 
 BASE = datetime(2026, 3, 14, 9, 0, 0, tzinfo=timezone(timedelta(hours=8)))
 
@@ -56,3 +61,15 @@ def stemi_incident(incident: str = "inc-1") -> list[ev.Event]:
         event("wire.crossed", 106, incident),
         event("device.deployed", 110, incident),
     ]
+
+
+def last_records(
+    engine: Engine, events: list[ev.Event], now: datetime
+) -> dict[str, IntervalRecord]:
+    """The events applied in order to one incident: the last record of each interval."""
+    state: IncidentState | None = None
+    latest: dict[str, IntervalRecord] = {}
+    for e in events:
+        state, outputs = engine.apply(state, e, now)
+        latest.update({o.interval: o for o in outputs if isinstance(o, IntervalRecord)})
+    return latest

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pathways.engine import Engine, IncidentState
+from pathways.engine import Engine
 from pathways.events import Event
 from pathways.outputs import IntervalRecord
 from pathways.rulepack import load_pack
-from tests.pathways.factory import at, event, stemi_incident, unit
+from tests.pathways.factory import at, event, last_records, stemi_incident, unit
 
 CN = load_pack("cn")
 
@@ -18,13 +18,7 @@ def county(lat: float, lon: float) -> tuple[str, str]:
 
 
 def final(events: list[Event], locate=county) -> dict[str, IntervalRecord]:
-    engine = Engine(CN, locate=locate)
-    state: IncidentState | None = None
-    latest: dict[str, IntervalRecord] = {}
-    for e in events:
-        state, outputs = engine.apply(state, e, at(1000))
-        latest.update({o.interval: o for o in outputs if isinstance(o, IntervalRecord)})
-    return latest
+    return last_records(Engine(CN, locate=locate), events, at(1000))
 
 
 STEMI_EXPECTED = {  # interval: (seconds, target_s, met)

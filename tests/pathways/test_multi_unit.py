@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathways.engine import Engine, IncidentState
+from pathways.engine import Engine
 from pathways.events import Event
 from pathways.outputs import IntervalRecord
 from pathways.rulepack import load_pack
-from tests.pathways.factory import at, event, unit
+from tests.pathways.factory import at, event, last_records, unit
 
 
 def s(seconds: int) -> float:
@@ -33,13 +33,7 @@ def sf_call() -> list[Event]:
 
 
 def intervals(events: list[Event]) -> dict[str, IntervalRecord]:
-    engine = Engine(load_pack("cn"))
-    state: IncidentState | None = None
-    latest: dict[str, IntervalRecord] = {}
-    for e in events:
-        state, outputs = engine.apply(state, e, at(600))
-        latest.update({o.interval: o for o in outputs if isinstance(o, IntervalRecord)})
-    return latest
+    return last_records(Engine(load_pack("cn")), events, at(600))
 
 
 def test_first_unit_semantics_to_the_second() -> None:

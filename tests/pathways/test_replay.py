@@ -10,6 +10,7 @@ from pathways.engine import Engine
 from pathways.outputs import IntervalRecord, to_json
 from pathways.replay import LineError, Replay, replay
 from pathways.rulepack import load_pack
+from tests.intervals import final_intervals
 from tests.pathways.factory import at, event, stemi_incident, unit
 from tests.pathways.test_multi_unit import sf_call
 
@@ -57,17 +58,11 @@ def test_ignored_events_and_counts() -> None:
 
 
 def final_by_incident(records: list[IntervalRecord]) -> dict[tuple[str, str], dict]:
-    latest: dict[tuple[str, str], IntervalRecord] = {}
-    for r in records:
-        key = (r.incident_id, r.interval)
-        if key not in latest or r.revision > latest[key].revision:
-            latest[key] = r
     out = {}
-    for key, r in latest.items():
-        if "withdrawn" not in r.quality_flags:
-            body = to_json(r)
-            body.pop("revision")
-            out[key] = body
+    for key, r in final_intervals(records).items():
+        body = to_json(r)
+        body.pop("revision")
+        out[key] = body
     return out
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from pathways.engine import Engine
 from pathways.events import ParseError, parse
-from pathways.outputs import IntervalRecord
 from pathways.replay import replay
 from pathways.rulepack import load_pack
 from streams.cli import main
+from tests.intervals import final_intervals
 
 COMMON = ["simulate", "--seed", "4", "--start", "2026-11-24T07:00:00+08:00",
           "--duration", "3h", "--calls-per-hour", "20"]
@@ -25,13 +25,8 @@ def _simulate(tmp_path: Path, name: str, *extra: str) -> list[bytes]:
 
 def _final(lines: list[bytes]) -> tuple[dict[tuple[str, str], tuple[object, ...]], int]:
     records, _, errors, _ = replay(lines, Engine(load_pack("cn")))
-    latest: dict[tuple[str, str], IntervalRecord] = {}
-    for record in records:
-        key = (record.incident_id, record.interval)
-        if key not in latest or record.revision > latest[key].revision:
-            latest[key] = record
     final = {k: (r.start_ts, r.end_ts, r.seconds, r.unit_id, r.hospital_id)
-             for k, r in latest.items() if "withdrawn" not in r.quality_flags}
+             for k, r in final_intervals(records).items()}
     return final, len(errors)
 
 

@@ -14,33 +14,21 @@ from pathways import events as ev
 from pathways.outputs import IntervalRecord, PreAlert
 from streams.clock import ManualClock
 from tests.integration.scenarios import Scenario, all_scenarios, event, gps_path, stemi_bypass
+from tests.intervals import final_intervals
 from tests.streams.harness import MemoryPipeline, run
-
-
-def _final(records: list[IntervalRecord]) -> dict[tuple[str, str], IntervalRecord]:
-    out: dict[tuple[str, str], IntervalRecord] = {}
-    for r in records:
-        key = (r.incident_id, r.interval)
-        if key not in out or r.revision > out[key].revision:
-            out[key] = r
-    return out
 
 
 def _content(records: list[IntervalRecord]) -> dict[tuple[str, str], IntervalRecord]:
     """Final values without their revision number (which counts the history, by design);
     a withdrawn interval counts as absent."""
-    return {
-        key: replace(r, revision=0)
-        for key, r in _final(records).items()
-        if "withdrawn" not in r.quality_flags
-    }
+    return {key: replace(r, revision=0) for key, r in final_intervals(records).items()}
 
 
 def _minutes(pipe: MemoryPipeline, incident: str) -> dict[str, float]:
     return {
         name: round(r.seconds / 60, 2)
-        for (inc, name), r in _final(pipe.sink.intervals).items()
-        if inc == incident and "withdrawn" not in r.quality_flags
+        for (inc, name), r in final_intervals(pipe.sink.intervals).items()
+        if inc == incident
     }
 
 

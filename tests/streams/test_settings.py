@@ -54,6 +54,31 @@ def test_kafka_python_knows_every_key() -> None:
         assert keys <= set(client.DEFAULT_CONFIG), client.__name__
 
 
+def test_sasl_ssl_passes_through_to_aiokafka() -> None:
+    kwargs = Settings.from_env(SASL_SSL_ENV).aiokafka_client_kwargs()
+    assert isinstance(kwargs.pop("ssl_context"), ssl.SSLContext)  # aiokafka takes no file names
+    assert kwargs == {
+        "bootstrap_servers": "kafka-1.example:9093,kafka-2.example:9093",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "pathwatch",
+        "sasl_plain_password": " s3cret ",
+    }
+    plain = Settings.from_env({}).aiokafka_client_kwargs()
+    assert plain == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}
+
+
+def test_aiokafka_knows_every_key() -> None:
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    keys = set(Settings.from_env(SASL_SSL_ENV).aiokafka_client_kwargs())
+    for client in (AIOKafkaProducer, AIOKafkaConsumer):
+        # unknown keyword arguments are a TypeError
+        assert keys <= set(inspect.signature(client).parameters), client.__name__
+
+
 def test_sasl_ssl_passes_through_to_faust() -> None:
     kwargs = Settings.from_env(SASL_SSL_ENV).faust_app_kwargs()
     assert kwargs["broker"] == "kafka://kafka-1.example:9093;kafka://kafka-2.example:9093"
