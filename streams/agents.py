@@ -61,6 +61,14 @@ class Ingest:
     clocks: SourceClocks | None = None
 
     async def handle(self, raw: bytes | None, origin: Origin) -> ev.Event | DeadLetter:
+        """Accept the message, then forward its event to the side that owns its state."""
+        outcome = await self.accept(raw, origin)
+        if isinstance(outcome, ev.Event):
+            await self.route(outcome)
+        return outcome
+
+    async def accept(self, raw: bytes | None, origin: Origin) -> ev.Event | DeadLetter:
+        """Decode and count the message; dead-letter it if it is bad."""
         topic = origin.topic.removeprefix(self.topic_prefix)
         outcome = decode(raw, origin)
         if isinstance(outcome, DeadLetter):
@@ -75,7 +83,6 @@ class Ingest:
         self.telemetry.observe_event_lag(topic, max(0.0, time.time() - outcome.ts.timestamp()))
         if self.clocks and topic in _UNIT_TOPICS and origin.timestamp is not None:
             await self._clock_skew(self.clocks, outcome, origin.timestamp)
-        await self._route(outcome)
         return outcome
 
     async def _clock_skew(
@@ -88,14 +95,27 @@ class Ingest:
             self.telemetry.count_alert(alert)
             await self.sink.alert(alert)
 
-    async def _route(self, event: ev.Event) -> None:
-        if ev.TOPIC_OF_TYPE[event.TYPE] in _UNIT_TOPICS:
-            await self.feeds.to_unit(event.unit_id or "", event)
-        elif isinstance(event, ev.HospitalStatus):
-            # every incident partition chooses destinations, so every one needs the status
-            await self.feeds.to_every_incident_partition(event.hospital_id or "", event)
-        elif event.incident_id:
-            await self.feeds.to_incident(event.incident_id, event)
+    async def route(self, event: ev.Event) -> None:
+        side, key = home(event)
+        if side == UNIT_SIDE:
+            await self.feeds.to_unit(key, event)
+        elif side == EVERY_INCIDENT_PARTITION:
+            await self.feeds.to_every_incident_partition(key, event)
+        else:
+            await self.feeds.to_incident(key, event)
+
+
+UNIT_SIDE, INCIDENT_SIDE, EVERY_INCIDENT_PARTITION = "unit", "incident", "every incident partition"
+
+
+def home(event: ev.Event) -> tuple[str, str]:
+    """The side whose table holds what `event` changes, and its key there."""
+    if ev.TOPIC_OF_TYPE[event.TYPE] in _UNIT_TOPICS:
+        return UNIT_SIDE, event.unit_id or ""
+    if isinstance(event, ev.HospitalStatus):
+        # every incident partition chooses destinations, so every one needs the status
+        return EVERY_INCIDENT_PARTITION, event.hospital_id or ""
+    return INCIDENT_SIDE, event.incident_id or ""  # the parser requires it on these types
 
 
 @dataclass(slots=True)
@@ -139,7 +159,12 @@ def _record_time(seconds: float | None) -> datetime | None:
 
 @dataclass(slots=True)
 class _Wiring:
-    """What the agents of one worker share: the desks, the tables and the progress counts."""
+    """What the agents of one worker share: the desks, the tables and the progress counts.
+
+    The unit and incident agents read their input topics directly (keyed as the contract says,
+    so partition p of an input topic holds the keys of table partition p) as well as their
+    internal feed; a message keyed otherwise is forwarded through the feed to its owner.
+    """
 
     ingest: Ingest
     units: UnitDesk
@@ -148,6 +173,8 @@ class _Wiring:
     incident_table: Any
     guard: _Guard
     end_offset: Any  # (topic-partition) -> end offset last fetched, or None
+    feed_names: frozenset[str]  # the internal feeds' topic names
+    partitions: int
     progress: dict[str, int] = field(
         default_factory=lambda: {"ingested": 0, "unit_messages": 0, "incident_messages": 0}
     )
@@ -157,21 +184,41 @@ class _Wiring:
                                  self.end_offset(message.tp))
 
     async def on_input(self, message: Any) -> None:
+        """hospital.status: every incident partition needs it."""
         self.read(message)
         self.progress["ingested"] += 1
         await self.ingest.handle(message.value, _origin(message))
 
     async def on_unit(self, message: Any) -> None:
         self.read(message)
-        self.progress["unit_messages"] += 1
-        await self.units.handle(feeds.decode(message.value), _StrKeys(self.unit_table))
+        item = await self._item(message, UNIT_SIDE)
+        if item is not None:
+            self.progress["unit_messages"] += 1
+            await self.units.handle(item, _StrKeys(self.unit_table))
 
     async def on_incident(self, message: Any) -> None:
         self.read(message)
-        item = feeds.decode(message.value)
+        item = await self._item(message, INCIDENT_SIDE)
+        if item is None:
+            return
         if not isinstance(item, feeds.Tick):
             self.progress["incident_messages"] += 1
         await self.incidents.handle(item, message.partition, _StrKeys(self.incident_table))
+
+    async def _item(self, message: Any, side: str) -> feeds.Envelope | None:
+        """The message's envelope or input event if this partition owns it; None when it was
+        dead-lettered or forwarded to its owner."""
+        if message.topic in self.feed_names:
+            return feeds.decode(message.value)
+        self.progress["ingested"] += 1
+        event = await self.ingest.accept(message.value, _origin(message))
+        if not isinstance(event, ev.Event):
+            return None
+        owner, key = home(event)
+        if owner == side and feeds.partition_of(key, self.partitions) == message.partition:
+            return event
+        await self.ingest.route(event)
+        return None
 
 
 def install(
@@ -203,6 +250,9 @@ def _wire(
                                  key_type=bytes, extra_topic_configs=big),
         guard=_Guard(topics.sink, telemetry, options.topic_prefix),
         end_offset=lambda tp: _end_offset(app, tp),
+        feed_names=frozenset({topics.incident_feed.get_topic_name(),
+                              topics.unit_feed.get_topic_name()}),
+        partitions=options.partitions,
     )
 
 
@@ -221,17 +271,17 @@ def _end_offset(app: Any, tp: Any) -> int | None:
 def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
     guard = wiring.guard
 
-    @app.agent(topics.inputs, name="ingest", concurrency=1)
+    @app.agent(topics.shared_inputs, name="ingest", concurrency=1)
     async def ingest_agent(stream: Any) -> None:
         async for event in stream.events():
             await guard.run(event.message, wiring.on_input(event.message))
 
-    @app.agent(topics.unit_feed, name="units", concurrency=1)
+    @app.agent(topics.unit_inputs, name="units", concurrency=1)
     async def unit_agent(stream: Any) -> None:
         async for event in stream.events():
             await guard.run(event.message, wiring.on_unit(event.message))
 
-    @app.agent(topics.incident_feed, name="incidents", concurrency=1)
+    @app.agent(topics.incident_inputs, name="incidents", concurrency=1)
     async def incident_agent(stream: Any) -> None:
         async for event in stream.events():
             await guard.run(event.message, wiring.on_incident(event.message))
@@ -240,6 +290,7 @@ def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
         wiring.incidents.forget_deadlines()
         wiring.incidents.time.backlog.clear()
+        wiring.units.forget_unsaved()
 
 
 def _timers(app: Any, topics: Topics, wiring: _Wiring, options: WorkerOptions) -> None:

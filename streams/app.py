@@ -47,7 +47,11 @@ class WorkerOptions:
 
 @dataclass(slots=True)
 class Topics:
-    inputs: Any
+    """What each agent reads, and the feeds written to."""
+
+    shared_inputs: Any  # hospital.status: copied to every incident partition
+    unit_inputs: Any  # dispatch.units, dispatch.gps and the unit feed
+    incident_inputs: Any  # dispatch.calls, clinical.events, hospital.events, the incident feed
     incident_feed: Any
     unit_feed: Any
     sink: KafkaSink
@@ -84,6 +88,8 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
 
 
 FEEDS = ("incident-feed", "unit-feed")
+# read by the incident agent itself (keyed by incident_id, like its table)
+INCIDENT_INPUTS = (names.CALLS, names.CLINICAL_EVENTS, names.HOSPITAL_EVENTS)
 
 
 def feed_topic_names(options: WorkerOptions) -> list[str]:
@@ -98,9 +104,12 @@ def _topics(app: faust.App, options: WorkerOptions) -> Topics:
         return app.topic(*topic_names, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw", **extra)
 
+    def feed_name(name: str) -> str:
+        return f"{prefix}{options.app_id}-{name}"
+
     def feed(name: str) -> Any:
-        return raw(f"{prefix}{options.app_id}-{name}", partitions=options.partitions,
-                   internal=True, config=dict(names.TOPIC_CONFIG))
+        return raw(feed_name(name), partitions=options.partitions, internal=True,
+                   config=dict(names.TOPIC_CONFIG))
 
     sink = KafkaSink(
         intervals=raw(prefix + names.INTERVALS),
@@ -109,7 +118,10 @@ def _topics(app: faust.App, options: WorkerOptions) -> Topics:
         deadletters=raw(prefix + names.DEADLETTER),
     )
     return Topics(
-        inputs=raw(*(prefix + name for name in names.INPUT_TOPICS)),
+        shared_inputs=raw(prefix + names.HOSPITAL_STATUS),
+        unit_inputs=raw(prefix + names.UNITS, prefix + names.GPS, feed_name("unit-feed")),
+        incident_inputs=raw(*(prefix + name for name in INCIDENT_INPUTS),
+                            feed_name("incident-feed")),
         incident_feed=feed("incident-feed"),
         unit_feed=feed("unit-feed"),
         sink=sink,

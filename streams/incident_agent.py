@@ -298,14 +298,18 @@ class IncidentDesk:
         partition: int,
         table: MutableMapping[str, Any],
     ) -> None:
-        # held: the first sweep after the catch-up judges the deadlines apply did not
-        due = now if self._deadlines_held() else next_deadline(timeline, self.engine.pack, now)
+        index = self._due.setdefault(partition, DueIndex())
+        pending = index.get(record.incident_id)
+        if self._deadlines_held() or (pending is not None and pending <= now):
+            due = now  # not judged yet (held during a catch-up): the next sweep does it
+        else:
+            due = next_deadline(timeline, self.engine.pack, now)
         value = record.dump(due)
         table[record.incident_id] = value
         self._cache[record.incident_id] = (value, record)
         if len(self._cache) > CACHED_RECORDS:
             self._cache.popitem(last=False)
-        self._due.setdefault(partition, DueIndex()).set(record.incident_id, due)
+        index.set(record.incident_id, due)
 
 
 def _fmc(timeline: Timeline) -> datetime | None:

@@ -63,6 +63,7 @@ class Metrics:
             targets_s, defaults = pack_targets(load_pack(DEFAULT_PACK))
             interval_targets_s = defaults if interval_targets_s is None else interval_targets_s
         self.registry = registry
+        self._topic_children: dict[str, tuple[Any, Any]] = {}
         self._define(registry, interval_buckets(targets_s))
         for (interval, area), target in (interval_targets_s or {}).items():
             self.interval_target.labels(interval=interval, area_type=area).set(target)
@@ -150,10 +151,18 @@ class Metrics:
         self.deadletters.labels(reason=str(reason), topic=topic).inc()
 
     def count_event(self, topic: str) -> None:
-        self.events.labels(topic=topic).inc()
+        self._per_topic(topic)[0].inc()
 
     def observe_event_lag(self, topic: str, seconds: float) -> None:
-        self.event_lag.labels(topic=topic).set(seconds)
+        self._per_topic(topic)[1].set(seconds)
+
+    def _per_topic(self, topic: str) -> tuple[Any, Any]:
+        """The event counter and lag gauge of a topic (once per event: `labels()` is slow)."""
+        found = self._topic_children.get(topic)
+        if found is None:
+            found = self._topic_children[topic] = (self.events.labels(topic=topic),
+                                                   self.event_lag.labels(topic=topic))
+        return found
 
 
 def pack_targets(pack: RulePack) -> tuple[list[float], dict[tuple[str, str], float]]:

@@ -8,7 +8,7 @@ the destination, both forwarded to the incident side as well.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from streams.clock import Clock
 from streams.feeds import Envelope, EtaUpdate, UnitTargets
 
 Forward = Callable[[str, Envelope], Awaitable[None]]
+CHECKPOINT_S = 60.0
 SEEN_KEPT = 64  # recent event ids per unit, for deduplication of redeliveries
 ETA_RESEND_S = 30.0  # forward a new ETA only when it moved this much (the pre-alert decides more)
 _SPEEDS = new_speed_state()
@@ -28,9 +29,23 @@ _STOP_STATUSES = frozenset({"unit.available", "unit.cancelled"})
 
 @dataclass(slots=True)
 class UnitDesk:
+    """The unit side. A fix that only moves the unit (no fence, status or ETA change) is kept
+    in memory and written to the table at most every `checkpoint_s` of event time: nine in ten
+    input events are fixes, and a table write is a changelog message. After a restart the
+    next fix gives the position again; nothing an incident depends on is left unwritten."""
+
     region: Region
     clock: Clock
     to_incident: Forward
+    checkpoint_s: float = CHECKPOINT_S
+    # unit -> its record when newer than the table's (moved since the last write)
+    _unsaved: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _written_at: dict[str, datetime] = field(default_factory=dict)  # event time of last write
+
+    def forget_unsaved(self) -> None:
+        """After a rebalance the table is the truth (a partition may have moved away and back)."""
+        self._unsaved.clear()
+        self._written_at.clear()
 
     async def handle(self, item: Envelope, table: MutableMapping[str, Any]) -> None:
         if isinstance(item, UnitTargets):
@@ -41,7 +56,7 @@ class UnitDesk:
             await self._status(item, table)
 
     async def _status(self, event: ev.Event, table: MutableMapping[str, Any]) -> None:
-        unit = _load(table, event.unit_id or "")
+        unit = self.current(table, event.unit_id or "")
         if _seen(unit, event.event_id):
             return
         self.clock.observe(event.ts)
@@ -50,12 +65,12 @@ class UnitDesk:
         _remember(unit, event.event_id)
         if _is_later(unit, event):  # an older status must not roll the unit's state back
             _apply_status(unit, event)
-        table[event.unit_id or ""] = unit
+        self._write(table, event.unit_id or "", unit, event.ts)
         if event.TYPE == "unit.left_scene":
             await self._maybe_eta(unit, table_key=event.unit_id or "", table=table)
 
     async def _targets(self, item: UnitTargets, table: MutableMapping[str, Any]) -> None:
-        unit = _load(table, item.unit_id)
+        unit = self.current(table, item.unit_id)
         if unit.get("incident_id") not in (None, item.incident_id):
             return  # the unit has moved on to another incident
         unit["incident_id"] = item.incident_id
@@ -63,20 +78,24 @@ class UnitDesk:
             unit["scene"] = list(item.scene)
         if item.hospital_id is not None:
             unit["destination"] = item.hospital_id
-        table[item.unit_id] = unit
+        self._write(table, item.unit_id, unit)
         await self._maybe_eta(unit, table_key=item.unit_id, table=table)
 
     async def _fix(self, fix: ev.GpsFix, table: MutableMapping[str, Any]) -> None:
         unit_id = fix.unit_id or ""
-        unit = _load(table, unit_id)
+        unit = self.current(table, unit_id)
         self.clock.observe(fix.ts)
         # no id bookkeeping for fixes: a redelivered or older fix changes nothing below
+        before = _significant(unit)
         last = unit.get("fix")
         if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
             unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
         if not _before_status(unit, fix):
             await self._fences(unit, fix)
-        table[unit_id] = unit
+        if _significant(unit) != before or self._checkpoint_due(unit_id, fix.ts):
+            self._write(table, unit_id, unit, fix.ts)
+        else:
+            self._unsaved[unit_id] = unit
         await self._maybe_eta(unit, table_key=unit_id, table=table)
 
     async def _fences(self, unit: dict[str, Any], fix: ev.GpsFix) -> None:
@@ -113,7 +132,23 @@ class UnitDesk:
                 return
         await self.to_incident(update.incident_id, update)
         unit["eta"] = {"hospital_id": update.hospital_id, "eta_ts": _ts(update.eta_ts)}
-        table[table_key] = unit
+        self._write(table, table_key, unit)
+
+    def current(self, table: MutableMapping[str, Any], unit_id: str) -> dict[str, Any]:
+        """A copy of the unit's record as this desk knows it (moves not yet written included)."""
+        found = self._unsaved.get(unit_id) or table.get(unit_id)
+        return dict(found) if found else {"seen": []}
+
+    def _write(self, table: MutableMapping[str, Any], unit_id: str, unit: dict[str, Any],
+               fix_ts: datetime | None = None) -> None:
+        table[unit_id] = unit
+        self._unsaved.pop(unit_id, None)
+        if fix_ts is not None:
+            self._written_at[unit_id] = fix_ts
+
+    def _checkpoint_due(self, unit_id: str, fix_ts: datetime) -> bool:
+        written = self._written_at.get(unit_id)
+        return written is None or (fix_ts - written).total_seconds() >= self.checkpoint_s
 
 
 def _apply_status(unit: dict[str, Any], event: ev.Event) -> None:
@@ -150,9 +185,14 @@ def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None
     )
 
 
-def _load(table: MutableMapping[str, Any], unit_id: str) -> dict[str, Any]:
-    found = table.get(unit_id)
-    return dict(found) if found else {"seen": []}
+def _significant(unit: dict[str, Any]) -> dict[str, Any]:
+    """All of a unit's record but its latest position (the fix and the fences' last fix time):
+    a change here is written at once."""
+    out = {k: v for k, v in unit.items() if k != "fix"}
+    fences = out.get("fences")
+    if isinstance(fences, dict):
+        out["fences"] = {k: v for k, v in fences.items() if k != "last_ts"}
+    return out
 
 
 def _seen(unit: dict[str, Any], event_id: str) -> bool:

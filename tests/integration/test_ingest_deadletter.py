@@ -73,14 +73,19 @@ def _malformed(i: int) -> tuple[bytes | None, str]:
     return None, "invalid_json"
 
 
-def _feed_event_ids(reader: Reader, names: list[str]) -> set[str]:
-    found: set[str] = set()
-    for name in names:
-        for m in reader.messages[name]:
-            body = m.json()
-            if body.get("kind") == "event":
-                found.add(body["event"]["event_id"])
-    return found
+def _metric_sum(worker: Worker, name: str, label: str) -> dict[str, float]:
+    """A counter of the worker's /metrics, summed by one label."""
+    sums: dict[str, float] = {}
+    for line in worker.metrics().splitlines():
+        if line.startswith(name + "{"):
+            value = line.split(f'{label}="', 1)[1].split('"', 1)[0]
+            sums[value] = sums.get(value, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
+def _decoded(worker: Worker) -> float:
+    """Valid input events the worker decoded (and handed to the side owning their state)."""
+    return sum(_metric_sum(worker, "pathwatch_events_total", "topic").values())
 
 
 def test_valid_decoded_malformed_deadlettered_worker_keeps_consuming(
@@ -90,9 +95,8 @@ def test_valid_decoded_malformed_deadlettered_worker_keeps_consuming(
     ensure_topics(kafka_bootstrap, topic_prefix)
     worker = Worker(kafka_bootstrap, app_id, topic_prefix, tmp_path,
                     web_port=free_ports(1)[0]).start()
-    feeds = [f"{topic_prefix}{app_id}-incident-feed", f"{topic_prefix}{app_id}-unit-feed"]
     dead = topic_prefix + "pathwatch.deadletter"
-    reader = Reader(kafka_bootstrap, [dead, *feeds])
+    reader = Reader(kafka_bootstrap, [dead])
     prod = producer(kafka_bootstrap)
     try:
         valid = [_valid(i) for i in range(1000)]
@@ -111,11 +115,16 @@ def test_valid_decoded_malformed_deadlettered_worker_keeps_consuming(
             sent_at[key.decode()] = topic_prefix + topic
         prod.flush()
 
-        want_ids = {e.event_id for e in valid}
+        per_topic: dict[str, float] = {}
+        for event in valid:
+            topic = ev.TOPIC_OF_TYPE[event.TYPE]
+            per_topic[topic] = per_topic.get(topic, 0.0) + 1
         assert reader.until(
-            lambda r: len(r.messages[dead]) >= 1000 and want_ids <= _feed_event_ids(r, feeds),
+            lambda r: len(r.messages[dead]) >= 1000 and _decoded(worker) >= 1000,
             timeout=90, worker=worker,
-        ), (len(reader.messages[dead]), len(want_ids - _feed_event_ids(reader, feeds)))
+        ), (len(reader.messages[dead]), _decoded(worker))
+        # each valid event decoded exactly once, on its own topic
+        assert _metric_sum(worker, "pathwatch_events_total", "topic") == per_topic
 
         letters = {m.key.decode(): m for m in reader.messages[dead] if m.key}
         assert set(letters) == set(bad), "every malformed message is dead-lettered exactly once"
@@ -128,21 +137,16 @@ def test_valid_decoded_malformed_deadlettered_worker_keeps_consuming(
             assert int(letter.headers[HEADER_PARTITION]) >= 0
             assert int(letter.headers[HEADER_OFFSET]) >= 0
 
-        # the worker is still consuming: a later valid event is decoded and forwarded
+        # the worker is still consuming: a later valid event is decoded
         later = ev.CallReceived(event_id="after-1", ts=BASE, source="cad", incident_id="late-1",
                                 location=ev.Location(lat=31.2, lon=121.4))
         prod.send(topic_prefix + "dispatch.calls", key=b"late-1", value=ev.dumps(later))
         prod.flush()
-        assert reader.until(lambda r: "after-1" in _feed_event_ids(r, feeds), timeout=30,
-                            worker=worker)
+        assert reader.until(lambda r: _decoded(worker) == 1001, timeout=30, worker=worker)
         assert worker.alive()
 
         # a counter per reason on the worker's /metrics
-        counts: dict[str, float] = {}
-        for line in worker.metrics().splitlines():
-            if line.startswith("pathwatch_deadletters_total{"):
-                reason = line.split('reason="', 1)[1].split('"', 1)[0]
-                counts[reason] = counts.get(reason, 0.0) + float(line.rsplit(" ", 1)[1])
+        counts = _metric_sum(worker, "pathwatch_deadletters_total", "reason")
         expected: dict[str, float] = {}
         for _, reason in bad.values():
             expected[reason] = expected.get(reason, 0.0) + 1

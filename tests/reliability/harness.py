@@ -221,3 +221,30 @@ def end_offsets(reader: Any, names: Iterable[str]) -> int:
     parts = [TopicPartition(name, p) for name in names
              for p in reader.consumer.partitions_for_topic(name) or ()]
     return sum(reader.consumer.end_offsets(parts).values())
+
+
+def caught_up_at(bootstrap: str, group: str, names: Iterable[str], timeout_s: float) -> float:
+    """When (time.monotonic()) the consumer group had committed every message the topics held
+    at the call: the end of a restarted worker's catch-up (commits trail processing by up to
+    Faust's commit interval, so this errs late, never early)."""
+    import time
+
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        parts = [TopicPartition(name, p) for name in names
+                 for p in consumer.partitions_for_topic(name) or ()]
+        ends = consumer.end_offsets(parts)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = admin.list_group_offsets(group).get(group, {})
+            done = {tp: meta.offset for tp, meta in found.items()}
+            if all(done.get(tp, -1) >= end for tp, end in ends.items() if end > 0):
+                return time.monotonic()
+            time.sleep(0.5)
+        raise AssertionError(f"group {group} did not catch up within {timeout_s} s")
+    finally:
+        consumer.close()
+        admin.close()

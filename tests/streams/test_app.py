@@ -22,9 +22,12 @@ def test_create_app_wires_agents_tables_and_safe_settings(tmp_path: Path) -> Non
     agents = {a.name.rsplit(".", 1)[-1]: a for a in app.agents.values()}
     assert set(agents) >= {"ingest", "units", "incidents"}
     assert all(a.concurrency == 1 for a in agents.values())
-    inputs = set(agents["ingest"].channel.topics)
-    assert "p.dispatch.calls" in inputs and "p.hospital.status" in inputs
-    assert set(agents["incidents"].channel.topics) == {"p.t-app-incident-feed"}
+    # every input topic is read by exactly one agent; the tables' sides read their own
+    reads = {name: set(agent.channel.topics) for name, agent in agents.items()}
+    assert reads["ingest"] == {"p.hospital.status"}
+    assert reads["units"] == {"p.dispatch.units", "p.dispatch.gps", "p.t-app-unit-feed"}
+    assert reads["incidents"] == {"p.dispatch.calls", "p.clinical.events", "p.hospital.events",
+                                  "p.t-app-incident-feed"}
     assert feed_topic_names(options) == ["p.t-app-incident-feed", "p.t-app-unit-feed"]
     assert {"incidents", "units"} <= set(app.tables)
     # the pack's targets reach the metrics on the registry passed in

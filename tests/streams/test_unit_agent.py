@@ -55,7 +55,7 @@ def test_fixes_from_before_the_latest_status_open_no_door() -> None:
     desk.send(old_trip)
     assert desk.doors() == []
     # still the newest position known: the ETA may use it (it is stamped with its own time)
-    assert desk.table[UNIT]["fix"]["ts"] == ev.format_timestamp(old_trip[-1].ts)
+    assert desk.desk.current(desk.table, UNIT)["fix"]["ts"] == ev.format_timestamp(old_trip[-1].ts)
 
 
 def test_fixes_after_the_latest_status_still_open_the_door() -> None:
@@ -69,6 +69,33 @@ def test_fixes_after_the_latest_status_still_open_the_door() -> None:
 def test_an_old_fix_does_not_move_the_position_back() -> None:
     desk = transporting()
     desk.send(gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 1, LEFT_SCENE_MIN + 2))
-    newest = desk.table[UNIT]["fix"]
+    newest = desk.desk.current(desk.table, UNIT)["fix"]
     desk.send(gps_path(UNIT, H01_DOOR, SCENE, 50, 51))
-    assert desk.table[UNIT]["fix"] == newest
+    assert desk.desk.current(desk.table, UNIT)["fix"] == newest
+
+
+class CountedTable(dict[str, Any]):
+    writes = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_a_fix_that_only_moves_the_unit_is_written_once_a_minute() -> None:
+    """Fixes are nine in ten input events; each table write is a changelog message."""
+    desk = Desk()
+    desk.table = table = CountedTable()
+    desk.send([event("unit.available", 0, None, unit_id=UNIT)])
+    start = table.writes
+    fixes = gps_path(UNIT, SCENE, H01_DOOR, 1, 11)  # idle driving, no fence: 10 minutes
+    desk.send(fixes)
+    minutes = (fixes[-1].ts - fixes[0].ts).total_seconds() / 60
+    assert len(fixes) >= 3 * minutes  # three fixes a minute
+    assert table.writes - start <= minutes + 1
+    assert desk.desk.current(table, UNIT)["fix"]["ts"] == ev.format_timestamp(fixes[-1].ts)
+    # a rebalance forgets what was not written: the table's last checkpoint is at most a minute
+    # of event time behind
+    desk.desk.forget_unsaved()
+    written = ev.parse_timestamp(desk.desk.current(table, UNIT)["fix"]["ts"])
+    assert (fixes[-1].ts - written).total_seconds() <= 60
