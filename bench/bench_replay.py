@@ -133,11 +133,13 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
     engine = new_engine()
     replay = Replay(engine, Compliance(engine.pack))
     saved = {name: getattr(engine_module, name) for name in
-             ("build_timeline", "measure", "deadline_alerts", "next_deadline")}
+             ("build_timeline", "extend_timeline", "measure", "deadline_alerts",
+              "next_deadline")}
     saved_parse = ev.parse
     try:
         ev.parse = timer.wrap("decode", ev.parse)  # type: ignore[assignment]
         engine_module.build_timeline = timer.wrap("timeline", saved["build_timeline"])
+        engine_module.extend_timeline = timer.wrap("timeline", saved["extend_timeline"])
         engine_module.measure = timer.wrap("intervals", saved["measure"])
         engine_module.deadline_alerts = timer.wrap("deadlines", saved["deadline_alerts"])
         engine_module.next_deadline = timer.wrap("deadlines", saved["next_deadline"])

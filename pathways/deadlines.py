@@ -9,14 +9,19 @@ its `breach` (it may have closed before any sweep saw it open).
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
-from pathways.intervals import target_of
+from pathways.intervals import RuleView, rule_views
 from pathways.outputs import Alert
-from pathways.rulepack import IntervalRule, RulePack
-from pathways.timeline import Timeline
+from pathways.rulepack import MissingRule, RulePack
+from pathways.timeline import MILESTONE_TYPES, Timeline, kinds_of
+
+_EVERY_KIND = frozenset(MILESTONE_TYPES)  # never inherited: any change may change it
+_END_KINDS = frozenset({"call.cancelled", "incident.closed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +36,36 @@ class Deadline:
 
 def open_deadlines(timeline: Timeline, pack: RulePack) -> list[Deadline]:
     """The deadlines still running on this timeline (e.g. for a countdown on a display)."""
-    return [] if _ended(timeline) else _running(timeline, pack)
+    return list(_plan(timeline, pack).open)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything about a (timeline, pack) that does not depend on `now`; the timeline never
+    changes, so it is computed once per timeline (apply, sweeps and next_deadline share it)."""
+
+    closed_late: tuple[Deadline, ...]  # intervals that closed after their deadline
+    open: tuple[Deadline, ...]  # open_deadlines
+    judged: tuple[Deadline, ...]  # what deadline_alerts looks at: open, else overdue at end
+    moments: tuple[datetime, ...]  # of `open`, sorted: when a sweep could raise an alert
+
+
+def _plan(timeline: Timeline, pack: RulePack) -> _Plan:
+    key = ("deadlines", id(pack))
+    return timeline.recall(key, _EVERY_KIND, lambda: _make_plan(timeline, pack), pack)
+
+
+def _make_plan(timeline: Timeline, pack: RulePack) -> _Plan:
+    ended = _ended(timeline) is not None
+    running = () if ended else tuple(_running(timeline, pack))
+    moments = (m for d in running for m in (d.approaching_ts, d.due_ts) if m is not None)
+    late = (_closed_late(v) for v in rule_views(timeline, pack) if v.end is not None)
+    return _Plan(
+        closed_late=tuple(d for d in late if d),
+        open=running,
+        judged=running or tuple(_overdue_at_end(timeline, pack)),
+        moments=tuple(sorted(moments)),
+    )
 
 
 def _overdue_at_end(timeline: Timeline, pack: RulePack) -> list[Deadline]:
@@ -44,45 +78,62 @@ def _overdue_at_end(timeline: Timeline, pack: RulePack) -> list[Deadline]:
 
 
 def _ended(timeline: Timeline) -> datetime | None:
+    return timeline.recall(("ended",), _END_KINDS, lambda: _end_of(timeline))
+
+
+def _end_of(timeline: Timeline) -> datetime | None:
     ends = [e.ts for e in (timeline.find("call.cancelled"), timeline.find("incident.closed")) if e]
     return min(ends, default=None)
 
 
 def _running(timeline: Timeline, pack: RulePack) -> list[Deadline]:
-    out: list[Deadline] = []
-    for rule in pack.intervals:
-        target, _ = target_of(rule, timeline)
-        start = timeline.first(rule.start)
-        if target is None or start is None or not _alertable(timeline, rule):
-            continue
-        if timeline.first(rule.end) is None:
-            approach = start.ts + timedelta(seconds=target * pack.approaching_share)
-            due = start.ts + timedelta(seconds=target)
-            out.append(Deadline(rule.name, "interval", start.ts, approach, due, target))
-    for missing in pack.missing:
-        after = timeline.first(missing.after)
-        if after is None or not missing.applies_to(timeline.pathway):
-            continue
-        if timeline.first(missing.expect) is None:
-            due = after.ts + timedelta(seconds=missing.within_s)
-            out.append(Deadline(missing.name, "missing", after.ts, None, due, missing.within_s))
+    views = rule_views(timeline, pack)
+    out = [d for v in views if v.end is None and (d := _running_interval(v, pack))]
+    for index, missing in enumerate(pack.missing):
+        kinds = kinds_of(missing.after + missing.expect) | {"@attr:pathway"}
+        key = ("missing", id(pack), index)
+        found = timeline.recall(key, kinds, partial(_missing, timeline, pack, missing), pack)
+        if found is not None:
+            out.append(found)
     return out
+
+
+def _running_interval(view: RuleView, pack: RulePack) -> Deadline | None:
+    target, start = view.target_s, view.start
+    if target is None or start is None or not view.alertable or view.end is not None:
+        return None
+    approach = start.ts + timedelta(seconds=target * pack.approaching_share)
+    due = start.ts + timedelta(seconds=target)
+    return Deadline(view.rule.name, "interval", start.ts, approach, due, target)
+
+
+def _missing(timeline: Timeline, pack: RulePack, missing: MissingRule) -> Deadline | None:
+    after = timeline.first(missing.after)
+    if after is None or not missing.applies_to(timeline.pathway):
+        return None
+    if timeline.first(missing.expect) is not None:
+        return None
+    due = after.ts + timedelta(seconds=missing.within_s)
+    return Deadline(missing.name, "missing", after.ts, None, due, missing.within_s)
 
 
 def next_deadline(timeline: Timeline, pack: RulePack, now: datetime) -> datetime | None:
     """The earliest moment after `now` at which a sweep could raise a new alert, if any."""
-    moments = [
-        moment
-        for d in open_deadlines(timeline, pack)
-        for moment in (d.approaching_ts, d.due_ts)
-        if moment is not None and moment > now
+    return next((m for m in _plan(timeline, pack).moments if m > now), None)
+
+
+def deadline_alerts(
+    timeline: Timeline, pack: RulePack, now: datetime, *, raised: Set[str] = frozenset()
+) -> list[Alert]:
+    """The deadline alerts due at `now`; those whose id is in `raised` are left out."""
+    plan = _plan(timeline, pack)
+    prefix = f"{timeline.incident_id}:"
+    alerts = [
+        _alert(timeline, "breach", d, now, f"{d.subject} breach")
+        for d in plan.closed_late
+        if f"{prefix}breach:{d.subject}" not in raised
     ]
-    return min(moments, default=None)
-
-
-def deadline_alerts(timeline: Timeline, pack: RulePack, now: datetime) -> list[Alert]:
-    alerts = [_closed_late(timeline, pack, rule, now) for rule in pack.intervals]
-    for d in open_deadlines(timeline, pack) or _overdue_at_end(timeline, pack):
+    for d in plan.judged:
         if now >= d.due_ts:
             kind: Literal["approaching", "breach", "missing_milestone"] = (
                 "breach" if d.kind == "interval" else "missing_milestone"
@@ -91,28 +142,19 @@ def deadline_alerts(timeline: Timeline, pack: RulePack, now: datetime) -> list[A
             kind = "approaching"
         else:
             continue
-        alerts.append(_alert(timeline, kind, d, now, _detail(d, kind)))
-    return [a for a in alerts if a is not None]
+        if f"{prefix}{kind}:{d.subject}" not in raised:
+            alerts.append(_alert(timeline, kind, d, now, _detail(d, kind)))
+    return alerts
 
 
-def _alertable(timeline: Timeline, rule: IntervalRule) -> bool:
-    if not rule.deadline or not rule.applies_to(timeline.pathway):
-        return False
-    return rule.deadline_if is None or rule.deadline_if in timeline.facts
-
-
-def _closed_late(
-    timeline: Timeline, pack: RulePack, rule: IntervalRule, now: datetime
-) -> Alert | None:
-    target, _ = target_of(rule, timeline)
-    start, end = timeline.first(rule.start), timeline.first(rule.end)
-    if target is None or start is None or end is None or not _alertable(timeline, rule):
+def _closed_late(view: RuleView) -> Deadline | None:
+    target, start, end = view.target_s, view.start, view.end
+    if target is None or start is None or end is None or not view.alertable:
         return None
     due = start.ts + timedelta(seconds=target)
     if end.ts <= due or end.ts < start.ts:  # in time, or a bad duration (a data_quality case)
         return None
-    deadline = Deadline(rule.name, "interval", start.ts, None, due, target)
-    return _alert(timeline, "breach", deadline, now, f"{rule.name} breach")
+    return Deadline(view.rule.name, "interval", start.ts, None, due, target)
 
 
 def _detail(deadline: Deadline, kind: str) -> str:

@@ -12,22 +12,37 @@ same object; `now` is always passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from pathways import events as ev
 from pathways.deadlines import deadline_alerts, next_deadline
 from pathways.intervals import IntervalValue, measure
-from pathways.outputs import Alert, IntervalRecord, to_json
+from pathways.outputs import Alert, IntervalRecord
 from pathways.quality import conflict_alert, future_alert, interval_quality_alerts
 from pathways.rulepack import RulePack
-from pathways.timeline import Timeline, build_timeline
+from pathways.timeline import Timeline, build_timeline, extend_timeline
 
 Locate = Callable[[float, float], tuple[str, str] | None]
 """(lat, lon) -> (district_id, area_type 'urban'|'county'), or None when outside all regions."""
 
 Output = IntervalRecord | Alert
+
+# Cache sizes. Only recently changed incidents are kept: a replay or a worker has a few
+# hundred open at a time, and keeping every incident ever seen made the garbage collector's
+# full passes (over everything alive) cost a quarter of a 1M-event replay.
+_RECENT_INCIDENTS = 512
+_RECENT_INTERVALS = 16 * _RECENT_INCIDENTS
+_AREAS = 20_000  # call locations; a full cache is emptied
+
+
+def _keep_recent(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Store `key` as the most recent entry; drop the least recently stored beyond `limit`."""
+    cache.pop(key, None)
+    cache[key] = value
+    if len(cache) > limit:
+        del cache[next(iter(cache))]
 
 # Events that never belong to an incident's timeline (the unit/hospital side handles them).
 IGNORED_TYPES = frozenset({"gps.fix", "unit.available", "hospital.status"})
@@ -89,9 +104,15 @@ class Engine:
     def __init__(self, pack: RulePack, locate: Locate | None = None) -> None:
         self.pack = pack
         self.locate = locate
-        # The last timeline built, by the identity of the events it came from: apply, sweep
-        # and the replay's next-deadline all ask for the same one in a row.
-        self._cached: tuple[dict[str, ev.Event], Timeline] | None = None
+        # Per incident, its latest timeline and the events dict it was built from (compared by
+        # identity): apply, sweep and next-deadline of an incident ask for the same one, a
+        # replay sweeps other incidents in between, and the next apply inherits from it.
+        self._timelines: dict[str, tuple[dict[str, ev.Event], Timeline]] = {}
+        # The call location's district and area, by (lat, lon): `locate` is pure.
+        self._areas: dict[tuple[float, float], tuple[str, str] | None] = {}
+        # Per (incident, interval): the inputs of the last emitted record and the `emitted`
+        # entry made from them; the same inputs make the same record, so it is not rebuilt.
+        self._emitted: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def apply(
         self,
@@ -128,25 +149,44 @@ class Engine:
         if ahead is not None:
             future = future | {event.event_id}
             outputs.append(ahead)
-        state = replace(state, events={**state.events, event.event_id: event}, future=future)
+        prior = self._cached_timeline(state)
+        events = {**state.events, event.event_id: event}
+        state = IncidentState(state.incident_id, events, future, state.emitted, state.alerts)
+        if prior is not None:
+            if previous is None:  # one more event: no need to sort them all again
+                self._keep_timeline(state, extend_timeline(prior, event, self._area_of()))
+            changed = {event.TYPE} if previous is None else {event.TYPE, previous.TYPE}
+            self.timeline(state).inherit(prior, changed)
         state, records = self._emit_intervals(state, now)
         outputs.extend(records)
         if not hold_deadlines:
-            outputs.extend(deadline_alerts(self.timeline(state), self.pack, now))
+            timeline = self.timeline(state)
+            outputs.extend(deadline_alerts(timeline, self.pack, now, raised=state.alerts))
         return _remember(state, outputs)
 
     def sweep(self, state: IncidentState, now: datetime) -> tuple[IncidentState, list[Alert]]:
         """Deadlines at `now`: approaching / breach / missing_milestone alerts not yet raised."""
-        state, outputs = _remember(state, deadline_alerts(self.timeline(state), self.pack, now))
+        alerts = deadline_alerts(self.timeline(state), self.pack, now, raised=state.alerts)
+        if not alerts:
+            return state, []
+        state, outputs = _remember(state, alerts)
         return state, [o for o in outputs if isinstance(o, Alert)]
 
     def timeline(self, state: IncidentState) -> Timeline:
         """The incident's milestones and attributes as the pack sees them."""
-        if self._cached is not None and self._cached[0] is state.events:
-            return self._cached[1]
-        timeline = build_timeline(state.events.values(), locate=self.locate)
-        self._cached = (state.events, timeline)
+        cached = self._cached_timeline(state)
+        if cached is not None:
+            return cached
+        timeline = build_timeline(state.events.values(), locate=self._area_of())
+        self._keep_timeline(state, timeline)
         return timeline
+
+    def _keep_timeline(self, state: IncidentState, timeline: Timeline) -> None:
+        cached = (state.events, timeline)
+        _keep_recent(self._timelines, state.incident_id, cached, _RECENT_INCIDENTS)
+
+    def _area_of(self) -> Locate | None:
+        return self._locate if self.locate is not None else None
 
     def next_deadline(self, state: IncidentState, now: datetime) -> datetime | None:
         """When a sweep of this incident could next raise an alert (for timers), if ever."""
@@ -158,6 +198,19 @@ class Engine:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _cached_timeline(self, state: IncidentState) -> Timeline | None:
+        cached = self._timelines.get(state.incident_id)
+        return cached[1] if cached is not None and cached[0] is state.events else None
+
+    def _locate(self, lat: float, lon: float) -> tuple[str, str] | None:
+        assert self.locate is not None
+        key = (lat, lon)
+        if key not in self._areas:
+            if len(self._areas) >= _AREAS:
+                self._areas.clear()
+            self._areas[key] = self.locate(lat, lon)
+        return self._areas[key]
+
     def _emit_intervals(
         self, state: IncidentState, now: datetime
     ) -> tuple[IncidentState, list[Output]]:
@@ -165,14 +218,21 @@ class Engine:
         emitted = dict(state.emitted)
         out: list[Output] = []
         for name, value in current.items():
+            last = emitted.get(name)
+            inputs = self._record_inputs(value)
+            known = self._emitted.get((state.incident_id, name))
+            if last is not None and known is not None and known[1] is last and known[0] == inputs:
+                continue  # the record these inputs make was the last one emitted
             record = value.record(state.incident_id, revision=1)
             body = _fingerprint(record)
-            last = emitted.get(name)
             if last is not None and last["body"] == body:
+                self._remember_emitted(state.incident_id, name, inputs, last)
                 continue
             revision = 1 if last is None else int(last["revision"]) + 1
-            record = replace(record, revision=revision)
+            if revision != 1:
+                record = replace(record, revision=revision)
             emitted[name] = {"revision": revision, "body": body}
+            self._remember_emitted(state.incident_id, name, inputs, emitted[name])
             out.append(record)
             out.extend(interval_quality_alerts(record, now))
         for name, last in state.emitted.items():
@@ -180,13 +240,51 @@ class Engine:
                 record = _withdrawn(state.incident_id, name, last)
                 emitted[name] = {"revision": record.revision, "body": _fingerprint(record)}
                 out.append(record)
-        return replace(state, emitted=emitted), out
+        if not out:
+            return state, out
+        alerts = state.alerts
+        return IncidentState(state.incident_id, state.events, state.future, emitted, alerts), out
+
+    @staticmethod
+    def _record_inputs(value: IntervalValue) -> tuple[Any, ...]:
+        """Everything an interval's record is made of. Events and the target by identity (the
+        same objects make the same JSON; equal datetimes in other offsets would not)."""
+        timeline = value.timeline
+        return (
+            id(value.start),
+            id(value.end),
+            id(value.target_s),
+            value.flags,
+            timeline.pathway,
+            timeline.triage_level,
+            timeline.district_id,
+            timeline.area_type,
+            timeline.hospital_id,
+            (value.start, value.end, value.target_s),  # keeps the ids above in use
+        )
+
+    def _remember_emitted(
+        self, incident_id: str, name: str, inputs: tuple[Any, ...], entry: dict[str, Any]
+    ) -> None:
+        _keep_recent(self._emitted, (incident_id, name), (inputs, entry), _RECENT_INTERVALS)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(IntervalRecord) if f.name != "revision")
 
 
 def _fingerprint(record: IntervalRecord) -> dict[str, Any]:
-    body = to_json(record)
-    body.pop("revision", None)
-    body["quality_flags"] = list(record.quality_flags)
+    """`to_json(record)` without the revision (quality flags always present): what makes two
+    revisions the same. Built directly, in the same key order: it runs for every record."""
+    body: dict[str, Any] = {}
+    for name in _RECORD_FIELDS:
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = ev.format_timestamp(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        body[name] = value
     return body
 
 
@@ -225,4 +323,7 @@ def _remember(
                 continue
             raised.add(item.alert_id)
         out.append(item)
-    return replace(state, alerts=frozenset(raised)), out
+    if len(raised) == len(state.alerts):
+        return state, out  # nothing new raised: the same value
+    alerts = frozenset(raised)
+    return IncidentState(state.incident_id, state.events, state.future, state.emitted, alerts), out

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from pathways import events as ev
 from pathways.outputs import AreaType, IntervalRecord
 from pathways.rulepack import IntervalRule, RulePack
-from pathways.timeline import Timeline
+from pathways.timeline import MILESTONE_TYPES, Timeline, attribute_kind, kinds_of
 
 # Flags that make a duration unusable for statistics (compliance leaves such records out).
 UNUSABLE = frozenset({"end_before_start", "implausible_duration", "withdrawn"})
@@ -62,30 +63,104 @@ def target_of(rule: IntervalRule, timeline: Timeline) -> tuple[float | None, boo
     return rule.target.for_attribute(timeline.attribute(rule.target.by))
 
 
+class RuleView(NamedTuple):
+    """What a timeline says of one interval rule: its milestones, target and whether it applies
+    and may alert. Measuring and deadlines both start from it. (A named tuple: one is made per
+    rule and changed timeline, and a tuple is several times cheaper to make.)"""
+
+    rule: IntervalRule
+    start: ev.Event | None
+    end: ev.Event | None
+    target_s: float | None
+    known: bool  # False: the target depends on an unknown attribute
+    applies: bool  # to the timeline's pathway
+    alertable: bool  # applies, has deadlines, and its deadline_if fact holds
+    flags: tuple[str, ...]  # of the measured interval, unless one milestone is in the future
+    future_flags: tuple[str, ...]  # the same when one is
+
+
+def rule_views(timeline: Timeline, pack: RulePack) -> tuple[RuleView, ...]:
+    """One view per interval rule of the pack, in order; remembered per rule on the timeline
+    (and inherited by the incident's next timeline while what the rule looks at is unchanged)."""
+    whole = timeline.memo.get(("views", id(pack)))
+    if whole is not None and whole[2] is pack:
+        views: tuple[RuleView, ...] = whole[0]
+        return views
+    specs = _SPECS.get(id(pack))
+    if specs is None or specs[0] is not pack:
+        if len(_SPECS) > 64:
+            _SPECS.clear()
+        rules = [(("view", id(pack), i), rule_kinds(r), r) for i, r in enumerate(pack.intervals)]
+        specs = _SPECS[id(pack)] = (pack, rules)
+    memo = timeline.memo
+    out: list[RuleView] = []
+    for key, kinds, rule in specs[1]:
+        entry = memo.get(key)
+        if entry is None or entry[2] is not pack:
+            view = _view(timeline, pack, rule)
+            # A rule that does not apply says nothing more until the pathway changes.
+            entry = memo[key] = (view, kinds if view.applies else _PATHWAY_ONLY, pack)
+        out.append(entry[0])
+    views = tuple(out)
+    memo[("views", id(pack))] = (views, _EVERY_KIND, pack)  # as a whole: not inherited
+    return views
+
+
+_SPECS: dict[int, tuple[RulePack, list[tuple[Any, frozenset[str], IntervalRule]]]] = {}
+_EVERY_KIND = frozenset(MILESTONE_TYPES)  # depends on everything: never inherited
+_PATHWAY_ONLY = frozenset({"@attr:pathway"})
+
+
+def rule_kinds(rule: IntervalRule) -> frozenset[str]:
+    """What a rule's view depends on (see `Timeline.inherit`)."""
+    kinds = set(kinds_of(rule.start + rule.end)) | {"@attr:pathway"}
+    if rule.target.by is not None:
+        kinds.add(attribute_kind(rule.target.by))
+    if rule.deadline_if is not None:
+        kinds.add(f"@fact:{rule.deadline_if}")
+    return frozenset(kinds)
+
+
+def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
+    applies = rule.applies_to(timeline.pathway)
+    if not applies:  # neither measured nor alerted: its milestones do not matter
+        return RuleView(rule, None, None, None, True, False, False, (), ())
+    target, known = target_of(rule, timeline)
+    alertable = (
+        rule.deadline
+        and applies
+        and (rule.deadline_if is None or rule.deadline_if in timeline.facts)
+    )
+    start, end = timeline.first(rule.start), timeline.first(rule.end)
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    if start is not None and end is not None:
+        seconds = ev.seconds_between(start.ts, end.ts)
+        limit = rule.max_duration_s or pack.quality.max_duration_s
+        before = tuple(
+            flag
+            for flag, present in (
+                ("end_before_start", seconds < 0),
+                ("implausible_duration", seconds > limit),
+            )
+            if present
+        )
+        if not known:
+            after = (_UNKNOWN.get(rule.target.by or "", "unknown_attribute"),)
+    flags, future_flags = before + after, (*before, "future_timestamp", *after)
+    return RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags)
+
+
 def measure(
     timeline: Timeline, pack: RulePack, future: Set[str] = frozenset()
 ) -> list[IntervalValue]:
     """Every interval of the pack that applies to the pathway and has both milestones."""
     out: list[IntervalValue] = []
-    for rule in pack.intervals:
-        if not rule.applies_to(timeline.pathway):
+    for view in rule_views(timeline, pack):
+        start, end = view.start, view.end
+        if not view.applies or start is None or end is None:
             continue
-        start = timeline.first(rule.start)
-        end = timeline.first(rule.end)
-        if start is None or end is None:
-            continue
-        target, known = target_of(rule, timeline)
-        seconds = ev.seconds_between(start.ts, end.ts)
-        limit = rule.max_duration_s or pack.quality.max_duration_s
-        flags = [
-            flag
-            for flag, present in (
-                ("end_before_start", seconds < 0),
-                ("implausible_duration", seconds > limit),
-                ("future_timestamp", bool({start.event_id, end.event_id} & future)),
-                (_UNKNOWN.get(rule.target.by or "", "unknown_attribute"), not known),
-            )
-            if present
-        ]
-        out.append(IntervalValue(rule.name, start, end, target, tuple(flags), timeline))
+        ahead = future and (start.event_id in future or end.event_id in future)
+        flags = view.future_flags if ahead else view.flags
+        out.append(IntervalValue(view.rule.name, start, end, view.target_s, flags, timeline))
     return out

@@ -58,38 +58,43 @@ class Replay:
         self._skew = SourceClocks(self.engine.pack.quality.skew_tolerance_s)
 
     def run(self, lines: Iterable[str | bytes]) -> Iterator[Output | LineError]:
+        counts = self.counts
         for line_no, line in enumerate(lines, start=1):
-            self.counts.lines += 1
+            counts.lines += 1
             if not line.strip():
                 continue
             event = ev.parse(line)
             if isinstance(event, ev.ParseError):
-                self.counts.errors += 1
+                counts.errors += 1
                 yield LineError(line_no, event.reason.value, event.detail)
                 continue
-            yield from self._count(self._event(event))
+            outputs = self._event(event)
+            if outputs:  # most events (GPS fixes) have none: no generator for them
+                yield from self._count(outputs)
         final = self.clock.now()
         if final is not None:
             yield from self._count(self._final_sweep(final))
 
-    def _event(self, event: ev.Event) -> Iterator[Output]:
+    def _event(self, event: ev.Event) -> list[Output]:
         self.counts.events += 1
         before = self.clock.now()
         self.clock.observe(event.ts)
         now = self.clock.now()
         assert now is not None
-        if before is None or now > before:
-            yield from self._sweep_due(now)
+        outputs: list[Output] = []
+        if self._wake and self._wake[0][0] <= now and (before is None or now > before):
+            outputs.extend(self._sweep_due(now))
         if self._skew is not None:
             skew = self._skew.observe(event, now)
             if skew is not None:
-                yield skew
+                outputs.append(skew)
         if event.incident_id is None or event.TYPE in ("gps.fix", "unit.available"):
             self.counts.ignored += 1
-            return
-        state, outputs = self.engine.apply(self.states.get(event.incident_id), event, now)
+            return outputs
+        state, applied = self.engine.apply(self.states.get(event.incident_id), event, now)
         self._keep(state, now)
-        yield from outputs
+        outputs.extend(applied)
+        return outputs
 
     def _keep(self, state: IncidentState, now: datetime) -> None:
         self.states[state.incident_id] = state

@@ -14,9 +14,11 @@ Milestone expressions (`[qualifier:]event_type`):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pathways import events as ev
 
@@ -53,8 +55,42 @@ MILESTONE_TYPES = frozenset(
     t for t in ev.EVENT_TYPES if t not in ("gps.fix", "unit.available", "hospital.status")
 )
 
+_CALLS = (ev.CallReceived, ev.CallTriaged)
 Area = tuple[str, str] | None
 Locate = Callable[[float, float], Area]
+T = TypeVar("T")
+_HOSPITAL_KINDS = frozenset(
+    {
+        "hospital.arrived",
+        *ev.HOSPITAL_MILESTONES,
+        "unit.at_destination",
+        "unit.left_scene",
+        "@role:transporting",
+    }
+)
+_KINDS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def kinds_of(options: tuple[str, ...]) -> frozenset[str]:
+    """What the answer to milestone expressions depends on: their event types, plus
+    `@role:<role>` / `@fact:walk_in` for the qualifiers that look at those."""
+    found = _KINDS.get(options)
+    if found is None:
+        kinds: set[str] = set()
+        for expr in options:
+            qualifier, _, kind = expr.rpartition(":")
+            kinds.add(kind)
+            if qualifier in UNIT_ROLES:
+                kinds.add(f"@role:{qualifier}")
+            elif qualifier == "walkin":
+                kinds.add("@fact:walk_in")
+        found = _KINDS[options] = frozenset(kinds)
+    return found
+
+
+def attribute_kind(name: str) -> str:
+    """The dependency key of `Timeline.attribute(name)`."""
+    return "@fact:transferred" if name == "transfer" else f"@attr:{name}"
 
 
 def check_milestone(expr: str) -> str | None:
@@ -86,8 +122,59 @@ class Timeline:
     area_type: str | None = None
     facts: frozenset[str] = frozenset()
     roles: dict[str, str] = field(default_factory=dict)
+    # Answers derived from this timeline (which never changes), filled on first use, as
+    # key -> (value, event types it depends on, owner such as the rule pack it was asked for):
+    # the engine asks one timeline the same questions many times (apply, sweep, next
+    # deadline), and the next timeline of the incident inherits what one event did not change.
+    memo: dict[Any, tuple[Any, frozenset[str], object]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # Its milestone events in time order (ties by event_id), as they were built.
+    ordered: tuple[ev.Event, ...] = field(default=(), compare=False, repr=False)
+    # Milestone lookups by expression (str) or alternatives (tuple): cheap, never inherited.
+    found: dict[str | tuple[str, ...], ev.Event | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def recall(
+        self, key: Any, kinds: frozenset[str], compute: Callable[[], T], owner: object = None
+    ) -> T:
+        """`compute()`, once per key; `kinds`: the event types the answer depends on."""
+        entry = self.memo.get(key)
+        if entry is not None and entry[2] is owner:
+            found: T = entry[0]
+            return found
+        value = compute()
+        self.memo[key] = (value, kinds, owner)
+        return value
+
+    def inherit(self, previous: Timeline, changed: Set[str]) -> None:
+        """Take over the answers of `previous` (the incident's timeline before its last change)
+        that cannot differ here: `changed` names the event types whose events differ; the
+        attributes, facts and unit roles that differ are added here. (Milestone lookups,
+        `found`, are not taken over: cheap, and only asked for when a rule is re-judged.)"""
+        if previous.incident_id != self.incident_id or previous.district_id != self.district_id:
+            return
+        differ = set(changed)
+        for name in ("pathway", "triage_level", "area_type"):
+            if getattr(previous, name) != getattr(self, name):
+                differ.add(f"@attr:{name}")
+        differ.update(f"@fact:{fact}" for fact in previous.facts ^ self.facts)
+        for role in previous.roles.keys() | self.roles.keys():
+            if previous.roles.get(role) != self.roles.get(role):
+                differ.add(f"@role:{role}")
+        memo = self.memo
+        for key, entry in previous.memo.items():
+            if key not in memo and entry[1].isdisjoint(differ):
+                memo[key] = entry
 
     def find(self, expr: str) -> ev.Event | None:
+        if expr in self.found:
+            return self.found[expr]
+        found = self.found[expr] = self._find(expr)
+        return found
+
+    def _find(self, expr: str) -> ev.Event | None:
         qualifier, _, kind = expr.rpartition(":")
         if qualifier in UNIT_ROLES:
             unit = self.roles.get(qualifier)
@@ -102,6 +189,14 @@ class Timeline:
 
     def first(self, options: Iterable[str]) -> ev.Event | None:
         """The milestone of the first alternative that is present."""
+        if not isinstance(options, tuple):
+            return self._first(options)
+        if options in self.found:
+            return self.found[options]
+        found = self.found[options] = self._first(options)
+        return found
+
+    def _first(self, options: Iterable[str]) -> ev.Event | None:
         for expr in options:
             found = self.find(expr)
             if found is not None:
@@ -111,6 +206,9 @@ class Timeline:
     @property
     def hospital_id(self) -> str | None:
         """The receiving hospital: of the first hospital event, else the transport's destination."""
+        return self.recall(("hospital_id",), _HOSPITAL_KINDS, self._hospital_id)
+
+    def _hospital_id(self) -> str | None:
         for kind in ("hospital.arrived", *ev.HOSPITAL_MILESTONES):
             for event in self.by_type.get(kind, []):
                 if event.hospital_id:
@@ -128,18 +226,33 @@ class Timeline:
         return "transferred" if "transferred" in self.facts else "direct"
 
     def attribute(self, name: str) -> str | None:
-        value = {
-            "area_type": self.area_type,
-            "pathway": self.pathway,
-            "triage_level": None if self.triage_level is None else str(self.triage_level),
-            "transfer": self.transfer,
-        }.get(name)
-        return value
+        if name == "area_type":
+            return self.area_type
+        if name == "pathway":
+            return self.pathway
+        if name == "triage_level":
+            return None if self.triage_level is None else str(self.triage_level)
+        if name == "transfer":
+            return self.transfer
+        return None
 
 
 def build_timeline(events: Iterable[ev.Event], locate: Locate | None = None) -> Timeline:
     """The timeline of one incident's events (any order); `locate` gives district and area."""
     ordered = sorted((e for e in events if e.TYPE in MILESTONE_TYPES), key=_order)
+    return _assemble(ordered, locate)
+
+
+def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None = None) -> Timeline:
+    """`build_timeline` of the events of `previous` plus `event`, whose event_id is new to
+    them; the events stay in order without sorting them again."""
+    ordered = list(previous.ordered)
+    if event.TYPE in MILESTONE_TYPES:
+        ordered.insert(bisect_right(ordered, _order(event), key=_order), event)
+    return _assemble(ordered, locate)
+
+
+def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
     by_type: dict[str, list[ev.Event]] = defaultdict(list)
     by_unit: dict[str, dict[str, list[ev.Event]]] = defaultdict(lambda: defaultdict(list))
     for event in ordered:
@@ -164,6 +277,7 @@ def build_timeline(events: Iterable[ev.Event], locate: Locate | None = None) -> 
         area_type=area_type,
         facts=facts,
         roles=roles,
+        ordered=tuple(ordered),
     )
 
 
@@ -172,7 +286,7 @@ def _pathway(ordered: list[ev.Event]) -> str:
     hint: str | None = None
     clinical: str | None = None
     for event in ordered:
-        if isinstance(event, ev.CallReceived | ev.CallTriaged) and event.pathway_hint:
+        if isinstance(event, _CALLS) and event.pathway_hint:
             hint = event.pathway_hint
         elif isinstance(event, ev.DiagnosisMade) and event.diagnosis in DIAGNOSIS_PATHWAY:
             clinical = DIAGNOSIS_PATHWAY[event.diagnosis]
@@ -184,7 +298,7 @@ def _pathway(ordered: list[ev.Event]) -> str:
 def _triage(ordered: list[ev.Event]) -> int | None:
     level: int | None = None
     for event in ordered:
-        if isinstance(event, ev.CallReceived | ev.CallTriaged) and event.triage_level:
+        if isinstance(event, _CALLS) and event.triage_level:
             level = event.triage_level
     return level
 
