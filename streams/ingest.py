@@ -14,7 +14,6 @@ from enum import StrEnum
 
 from pathways.events import Event, ParseError, Reason, parse
 
-PROCESSING_ERROR = "processing_error"  # a valid message whose processing failed (a bug)
 HEADER_REASON = "pathwatch.reason"
 HEADER_DETAIL = "pathwatch.detail"
 HEADER_TOPIC = "pathwatch.topic"
@@ -47,7 +46,7 @@ class Origin:
 class DeadLetter:
     """A message that is not a valid contract event, with everything needed to find and fix it."""
 
-    reason: Reason | str  # a `Reason`, or PROCESSING_ERROR
+    reason: Reason
     detail: str
     origin: Origin
     raw: bytes

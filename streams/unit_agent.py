@@ -21,6 +21,7 @@ from streams.feeds import Envelope, EtaUpdate, UnitTargets
 
 Forward = Callable[[str, Envelope], Awaitable[None]]
 CHECKPOINT_S = 60.0
+RECENT_KEPT = 120  # fixes of the current leg kept (10 min at one every 5 s) for late fences
 SEEN_KEPT = 64  # recent event ids per unit, for deduplication of redeliveries
 ETA_RESEND_S = 30.0  # forward a new ETA only when it moved this much (the pre-alert decides more)
 _SPEEDS = new_speed_state()
@@ -65,6 +66,7 @@ class UnitDesk:
         _remember(unit, event.event_id)
         if _is_later(unit, event):  # an older status must not roll the unit's state back
             _apply_status(unit, event)
+            await self._refence(unit, event.unit_id or "")
         self._write(table, event.unit_id or "", unit, event.ts)
         if event.TYPE == "unit.left_scene":
             await self._maybe_eta(unit, table_key=event.unit_id or "", table=table)
@@ -78,6 +80,7 @@ class UnitDesk:
             unit["scene"] = list(item.scene)
         if item.hospital_id is not None:
             unit["destination"] = item.hospital_id
+        await self._refence(unit, item.unit_id)
         self._write(table, item.unit_id, unit)
         await self._maybe_eta(unit, table_key=item.unit_id, table=table)
 
@@ -91,6 +94,7 @@ class UnitDesk:
         if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
             unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
         if not _before_status(unit, fix):
+            _keep_recent(unit, fix)
             await self._fences(unit, fix)
         if _significant(unit) != before or self._checkpoint_due(unit_id, fix.ts):
             self._write(table, unit_id, unit, fix.ts)
@@ -106,6 +110,19 @@ class UnitDesk:
                 await self.to_incident(event.incident_id, event)
             if event.TYPE == "unit.at_destination":
                 unit["status"] = event.TYPE
+
+    async def _refence(self, unit: dict[str, Any], unit_id: str) -> None:
+        """When the unit's fences change (a status, the scene or the destination learnt), run
+        the new ones over the fixes of this leg already read: input topics are read side by
+        side, so a unit's fixes at the scene may come before the scene itself (after an
+        outage, or on a backlog), and the arrival must not depend on that order."""
+        fences = unit.get("fences") or {}
+        targets = self._fence_targets(unit)
+        if {t.fence_id for t in targets} == set(fences.get("fences", {})):
+            return
+        unit["fences"] = None
+        for fix in _recent(unit, unit_id):
+            await self._fences(unit, fix)
 
     def _fence_targets(self, unit: dict[str, Any]) -> list[geofence.FenceTarget]:
         incident, status = unit.get("incident_id"), unit.get("status")
@@ -164,9 +181,11 @@ def _apply_status(unit: dict[str, Any], event: ev.Event) -> None:
 
 def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None:
     """The ETA of a transporting unit from its last fix to its destination's door."""
+    if unit.get("status") != "unit.left_scene":
+        return None
     hospital = region.hospital(unit.get("destination") or "")
     fix, incident = unit.get("fix"), unit.get("incident_id")
-    if unit.get("status") != "unit.left_scene" or hospital is None or not fix or not incident:
+    if hospital is None or not fix or not incident:
         return None
     at = ev.parse_timestamp(fix["ts"])
     located = region.locate(fix["lat"], fix["lon"])
@@ -185,10 +204,27 @@ def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None
     )
 
 
+def _keep_recent(unit: dict[str, Any], fix: ev.GpsFix) -> None:
+    recent = [*unit.get("recent", []), [fix.lat, fix.lon, _ts(fix.ts), fix.accuracy_m]]
+    unit["recent"] = recent[-RECENT_KEPT:]
+
+
+def _recent(unit: dict[str, Any], unit_id: str) -> list[ev.GpsFix]:
+    """The kept fixes of the unit's current leg (not before its status), oldest first."""
+    since = unit.get("status_ts")
+    start = ev.parse_timestamp(since) if since else None
+    fixes = [
+        ev.GpsFix(event_id="recent", ts=ev.parse_timestamp(ts), source="avl",
+                  unit_id=unit_id, lat=lat, lon=lon, accuracy_m=accuracy)
+        for lat, lon, ts, accuracy in unit.get("recent", [])
+    ]
+    return sorted((f for f in fixes if start is None or f.ts >= start), key=lambda f: f.ts)
+
+
 def _significant(unit: dict[str, Any]) -> dict[str, Any]:
-    """All of a unit's record but its latest position (the fix and the fences' last fix time):
-    a change here is written at once."""
-    out = {k: v for k, v in unit.items() if k != "fix"}
+    """All of a unit's record but its latest position (the fix, the fixes of the leg and the
+    fences' last fix time): a change here is written at once."""
+    out = {k: v for k, v in unit.items() if k not in ("fix", "recent")}
     fences = out.get("fences")
     if isinstance(fences, dict):
         out["fences"] = {k: v for k, v in fences.items() if k != "last_ts"}

@@ -42,8 +42,8 @@ def test_deadlines_fire_as_the_watermark_passes_them() -> None:
         if not isinstance(o, LineError | IntervalRecord) and o.incident_id == "quiet"
         and o.interval == "response"
     ]
-    # approaching due at 12 min: the first event at or after it is busy's at 12 (on_scene)
-    assert quiet_alerts == [("approaching", at(12)), ("breach", at(16))]
+    # each moment is judged at that moment, once an event shows the watermark is past it
+    assert quiet_alerts == [("approaching", at(12)), ("breach", at(15))]
 
 
 def test_ignored_events_and_counts() -> None:
@@ -99,3 +99,18 @@ def test_compliance_counts_latest_revision_only() -> None:
         if r.interval == "response" and r.period == "month" and r.dimension == "all"
     ]
     assert (row.count, row.mean_s) == (1, 600)
+
+
+def test_an_interval_closed_at_its_very_deadline_is_not_breached() -> None:
+    """Another incident's event at the deadline instant comes first in the file: the sweep
+    must wait for the rest of that instant, which holds the closing event."""
+    early = event("call.received", 0, incident="early")
+    first_at_deadline = event("call.received", 3, incident="other")
+    closing = unit("enroute", 3, "A1", incident="early")
+    assert closing.ts == early.ts + (at(3) - at(0))  # call_to_departure target: 3 minutes
+    run = Replay(Engine(CN, locate=lambda lat, lon: ("D1", "urban")), Compliance(CN))
+    outputs = list(run.run(lines_of([early, first_at_deadline, closing])))
+    departure = [o for o in outputs if not isinstance(o, LineError)
+                 and o.incident_id == "early" and o.interval == "call_to_departure"]
+    assert [getattr(o, "kind", "record") for o in departure] == ["approaching", "record"]
+    assert [o.met for o in departure if isinstance(o, IntervalRecord)] == [True]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from pathways.events import Reason
 from streams.agents import _Guard
-from streams.ingest import HEADER_REASON, HEADER_TOPIC, PROCESSING_ERROR
+from streams.ingest import HEADER_REASON, HEADER_TOPIC
 from streams.sinks import ListSink
 from tests.streams.harness import Recorder
 
@@ -31,11 +32,11 @@ def test_failure_is_dead_lettered_and_counted() -> None:
     asyncio.run(guard.run(_Message(), _boom()))
     (letter,) = sink.deadletters
     headers = dict(letter.headers)
-    assert headers[HEADER_REASON] == PROCESSING_ERROR.encode()
+    assert headers[HEADER_REASON] == Reason.PROCESSING_ERROR.encode()
     assert headers[HEADER_TOPIC] == b"p.app-incident-feed"
     assert letter.raw == _Message.value
     assert "secret" not in letter.detail, "exception values (maybe patient data) stay out"
-    assert telemetry.deadletters == {PROCESSING_ERROR: 1}
+    assert telemetry.deadletters == {Reason.PROCESSING_ERROR: 1}
 
 
 def test_success_passes_through() -> None:

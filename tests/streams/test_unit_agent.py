@@ -99,3 +99,25 @@ def test_a_fix_that_only_moves_the_unit_is_written_once_a_minute() -> None:
     desk.desk.forget_unsaved()
     written = ev.parse_timestamp(desk.desk.current(table, UNIT)["fix"]["ts"])
     assert (fixes[-1].ts - written).total_seconds() <= 60
+
+
+def test_the_arrival_does_not_depend_on_fixes_coming_before_the_scene() -> None:
+    """Input topics are read side by side: after an outage a unit's fixes at the scene can be
+    read before the incident side has told the unit where the scene is."""
+    from streams.feeds import UnitTargets
+
+    status = [event("unit.assigned", 100.5, INCIDENT, unit_id=UNIT),
+              event("unit.enroute", 101, INCIDENT, unit_id=UNIT)]
+    fixes = gps_path(UNIT, H01_DOOR, SCENE, 101.5, 108)
+    scene = UnitTargets(UNIT, INCIDENT, SCENE, None)
+
+    in_order, late_scene = Desk(), Desk()
+    in_order.send([*status, scene, *fixes])  # type: ignore[list-item]
+    late_scene.send([*status, *fixes, scene])  # type: ignore[list-item]
+
+    def arrivals(desk: Desk) -> list[tuple[str, object]]:
+        return [(e.event_id, e.ts) for e in desk.forwarded
+                if isinstance(e, ev.Event) and e.TYPE == "unit.on_scene"]
+
+    assert len(arrivals(in_order)) == 1
+    assert arrivals(late_scene) == arrivals(in_order)
