@@ -223,28 +223,49 @@ def end_offsets(reader: Any, names: Iterable[str]) -> int:
     return sum(reader.consumer.end_offsets(parts).values())
 
 
-def caught_up_at(bootstrap: str, group: str, names: Iterable[str], timeout_s: float) -> float:
-    """When (time.monotonic()) the consumer group had committed every message the topics held
-    at the call: the end of a restarted worker's catch-up (commits trail processing by up to
-    Faust's commit interval, so this errs late, never early)."""
-    import time
+class CatchUp:
+    """When (time.monotonic()) a consumer group had committed every message the topics held
+    at construction: the end of a restarted worker's catch-up (commits trail processing by up
+    to Faust's commit interval, so this errs late, never early). Polled in a thread."""
 
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    def __init__(self, bootstrap: str, group: str, names: Iterable[str]) -> None:
+        import threading
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        parts = [TopicPartition(name, p) for name in names
-                 for p in consumer.partitions_for_topic(name) or ()]
-        ends = consumer.end_offsets(parts)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = admin.list_group_offsets(group).get(group, {})
-            done = {tp: meta.offset for tp, meta in found.items()}
-            if all(done.get(tp, -1) >= end for tp, end in ends.items() if end > 0):
-                return time.monotonic()
-            time.sleep(0.5)
-        raise AssertionError(f"group {group} did not catch up within {timeout_s} s")
-    finally:
-        consumer.close()
-        admin.close()
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        try:
+            parts = [TopicPartition(name, p) for name in names
+                     for p in consumer.partitions_for_topic(name) or ()]
+            self._ends = consumer.end_offsets(parts)
+        finally:
+            consumer.close()
+        self._bootstrap, self._group = bootstrap, group
+        self._found: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        import time
+
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap)
+        try:
+            while not self._stop.is_set():
+                found = admin.list_group_offsets(self._group).get(self._group, {})
+                done = {tp: meta.offset for tp, meta in found.items()}
+                if all(done.get(tp, -1) >= end for tp, end in self._ends.items() if end > 0):
+                    self._found = time.monotonic()
+                    return
+                self._stop.wait(0.5)
+        finally:
+            admin.close()
+
+    def at(self, timeout_s: float) -> float:
+        self._thread.join(timeout_s)
+        self._stop.set()
+        if self._found is None:
+            raise AssertionError(f"group {self._group} did not catch up within {timeout_s} s")
+        return self._found

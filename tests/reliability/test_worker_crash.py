@@ -61,7 +61,7 @@ def _crash_run(bootstrap: str, prefix: str, tmp_path: Path, minutes: float, kill
     feed.start()
     started = time.monotonic()
     recoveries: list[float] = []
-    catch_ups: list[float] = []
+    catch_ups: list[tuple[float, harness.CatchUp]] = []
     inputs = [prefix + name for name in INPUT_TOPICS]
     outages: list[tuple[float, float]] = []
     try:
@@ -73,10 +73,11 @@ def _crash_run(bootstrap: str, prefix: str, tmp_path: Path, minutes: float, kill
             assert reader.until(lambda r, w=written: harness.end_offsets(r, names) > w, 240,
                                 worker), "no output after the restart"
             recoveries.append(time.monotonic() - killed_at)
-            caught_up = harness.caught_up_at(bootstrap, worker.app_id, inputs, 240)
-            catch_ups.append(caught_up - killed_at)
-            outages.append((killed_at - LAG_S, caught_up + SETTLE_S))
+            # measured beside the feed: waiting here would push the next kill past its moment
+            catch_ups.append((killed_at, harness.CatchUp(bootstrap, worker.app_id, inputs)))
         feed.join(feed_s + 60)
+        for killed_at, catch_up in catch_ups:
+            outages.append((killed_at - LAG_S, catch_up.at(240) + SETTLE_S))
 
         def done(r: Reader) -> bool:
             bodies = [m.json() for m in r.messages[names[0]]]
@@ -91,7 +92,7 @@ def _crash_run(bootstrap: str, prefix: str, tmp_path: Path, minutes: float, kill
     excused = _within_outages(events, feed.sent_at, outages)
     _check(reader, names, want, len(events), recoveries, converged, excused,
            kill_s=[round(m, 1) for m in moments], run_s=round(elapsed, 1), seed=seed,
-           catch_up_s=[round(c, 1) for c in catch_ups])
+           catch_up_s=[round(end - SETTLE_S - start - LAG_S, 1) for start, end in outages])
 
 
 def _within_outages(events: list[harness.ev.Event], sent_at: dict[str, float],
