@@ -7,6 +7,7 @@ the destination, both forwarded to the incident side as well.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from streams.feeds import Envelope, EtaUpdate, UnitTargets
 
 Forward = Callable[[str, Envelope], Awaitable[None]]
 CHECKPOINT_S = 60.0
-RECENT_KEPT = 120  # fixes of the current leg kept (10 min at one every 5 s) for late fences
+RECENT_KEPT = 24  # latest fixes kept per unit (2 min at one every 5 s), for fences learnt late
 SEEN_KEPT = 64  # recent event ids per unit, for deduplication of redeliveries
 ETA_RESEND_S = 30.0  # forward a new ETA only when it moved this much (the pre-alert decides more)
 _SPEEDS = new_speed_state()
@@ -42,11 +43,14 @@ class UnitDesk:
     # unit -> its record when newer than the table's (moved since the last write)
     _unsaved: dict[str, dict[str, Any]] = field(default_factory=dict)
     _written_at: dict[str, datetime] = field(default_factory=dict)  # event time of last write
+    # unit -> its latest fixes (memory only: after a restart the redelivered input is enough)
+    _recent: dict[str, deque[ev.GpsFix]] = field(default_factory=dict)
 
     def forget_unsaved(self) -> None:
         """After a rebalance the table is the truth (a partition may have moved away and back)."""
         self._unsaved.clear()
         self._written_at.clear()
+        self._recent.clear()
 
     async def handle(self, item: Envelope, table: MutableMapping[str, Any]) -> None:
         if isinstance(item, UnitTargets):
@@ -94,7 +98,7 @@ class UnitDesk:
         if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
             unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
         if not _before_status(unit, fix):
-            _keep_recent(unit, fix)
+            self._keep_recent(unit_id, fix)
             await self._fences(unit, fix)
         if _significant(unit) != before or self._checkpoint_due(unit_id, fix.ts):
             self._write(table, unit_id, unit, fix.ts)
@@ -121,8 +125,21 @@ class UnitDesk:
         if {t.fence_id for t in targets} == set(fences.get("fences", {})):
             return
         unit["fences"] = None
-        for fix in _recent(unit, unit_id):
+        for fix in self._leg(unit, unit_id):
             await self._fences(unit, fix)
+
+    def _keep_recent(self, unit_id: str, fix: ev.GpsFix) -> None:
+        kept = self._recent.get(unit_id)
+        if kept is None:
+            kept = self._recent[unit_id] = deque(maxlen=RECENT_KEPT)
+        kept.append(fix)
+
+    def _leg(self, unit: dict[str, Any], unit_id: str) -> list[ev.GpsFix]:
+        """The kept fixes of the unit's current leg (not before its status), oldest first."""
+        since = unit.get("status_ts")
+        start = ev.parse_timestamp(since) if since else None
+        fixes = self._recent.get(unit_id, ())
+        return sorted((f for f in fixes if start is None or f.ts >= start), key=lambda f: f.ts)
 
     def _fence_targets(self, unit: dict[str, Any]) -> list[geofence.FenceTarget]:
         incident, status = unit.get("incident_id"), unit.get("status")
@@ -204,27 +221,10 @@ def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None
     )
 
 
-def _keep_recent(unit: dict[str, Any], fix: ev.GpsFix) -> None:
-    recent = [*unit.get("recent", []), [fix.lat, fix.lon, _ts(fix.ts), fix.accuracy_m]]
-    unit["recent"] = recent[-RECENT_KEPT:]
-
-
-def _recent(unit: dict[str, Any], unit_id: str) -> list[ev.GpsFix]:
-    """The kept fixes of the unit's current leg (not before its status), oldest first."""
-    since = unit.get("status_ts")
-    start = ev.parse_timestamp(since) if since else None
-    fixes = [
-        ev.GpsFix(event_id="recent", ts=ev.parse_timestamp(ts), source="avl",
-                  unit_id=unit_id, lat=lat, lon=lon, accuracy_m=accuracy)
-        for lat, lon, ts, accuracy in unit.get("recent", [])
-    ]
-    return sorted((f for f in fixes if start is None or f.ts >= start), key=lambda f: f.ts)
-
-
 def _significant(unit: dict[str, Any]) -> dict[str, Any]:
-    """All of a unit's record but its latest position (the fix, the fixes of the leg and the
-    fences' last fix time): a change here is written at once."""
-    out = {k: v for k, v in unit.items() if k not in ("fix", "recent")}
+    """All of a unit's record but its latest position (the fix and the fences' last fix time):
+    a change here is written at once."""
+    out = {k: v for k, v in unit.items() if k != "fix"}
     fences = out.get("fences")
     if isinstance(fences, dict):
         out["fences"] = {k: v for k, v in fences.items() if k != "last_ts"}

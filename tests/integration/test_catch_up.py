@@ -26,6 +26,7 @@ from tests.integration.pipeline import (
     produce_events,
     producer,
 )
+from tests.reliability.harness import record_figures
 
 
 def test_no_false_breach_when_a_live_worker_catches_up(
@@ -81,10 +82,13 @@ def test_no_false_breach_when_a_live_worker_catches_up(
         if (b["incident_id"], b["interval"]) in final
         and final[(b["incident_id"], b["interval"])].met is True
     ]
+    missed = real - {(b["incident_id"], b["interval"]) for b in breaches}
+    record_figures("catch_up", intervals=len(wanted), breaches_live=len(breaches),
+                   false_breaches=len(false), breaches_offline_not_met=len(real),
+                   of_those_missed_live=len(missed))
     assert len(wanted) > 100
     assert false == [], f"{len(false)} false breaches of {len(breaches)}: {false[:5]}"
     # and none held back for good: every breach the offline replay raises is raised live too
     # (live may raise more: it sweeps at the wall clock, after the last event)
-    missed = real - {(b["incident_id"], b["interval"]) for b in breaches}
     assert len(real) > 10
     assert missed == set(), f"{len(missed)} of {len(real)} not raised: {sorted(missed)[:5]}"
