@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.topics import INPUT_TOPICS
+from streams.topics import HOSPITAL_STATUS, INPUT_TOPICS
 from tests.integration.pipeline import Reader, Worker, ensure_topics
 from tests.reliability import harness
 
@@ -62,7 +62,9 @@ def _crash_run(bootstrap: str, prefix: str, tmp_path: Path, minutes: float, kill
     started = time.monotonic()
     recoveries: list[float] = []
     catch_ups: list[tuple[float, harness.CatchUp]] = []
-    inputs = [prefix + name for name in INPUT_TOPICS]
+    # not hospital.status: its agent acks a message when it reads the next one, and statuses
+    # are rare, so its last one stays uncommitted for minutes (and is redelivered: harmless)
+    inputs = [prefix + name for name in INPUT_TOPICS if name != HOSPITAL_STATUS]
     outages: list[tuple[float, float]] = []
     try:
         for moment in moments:
