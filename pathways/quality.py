@@ -140,18 +140,16 @@ class SourceClocks:
     def observe(self, event: ev.Event, observed_at: datetime) -> Alert | None:
         """Record one sample; an alert when the event's clock newly exceeds the tolerance."""
         key = device_key(event)
-        lags = self._lags_of(key)
-        lags.add((observed_at - event.ts) / _SECOND)
-        if len(lags.ordered) < self.min_samples:
+        self._lags_of(key).add((observed_at - event.ts) / _SECOND)
+        estimate = self.estimate(key)
+        if estimate is None:
             return None
-        skew_s = -lags.low_quantile(0.1)
-        if abs(skew_s) <= self.tolerance_s:
+        if abs(estimate.skew_s) <= self.tolerance_s:
             self._flagged.discard(key)
             return None
         if key in self._flagged:
             return None
         self._flagged.add(key)
-        estimate = SkewEstimate(key, skew_s, len(lags.ordered))
         return _skew_alert(event, estimate, observed_at, self.tolerance_s)
 
     def _lags_of(self, key: str) -> _LagWindow:

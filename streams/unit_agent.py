@@ -174,11 +174,13 @@ class UnitDesk:
         return dict(found) if found else {"seen": []}
 
     def _write(self, table: MutableMapping[str, Any], unit_id: str, unit: dict[str, Any],
-               fix_ts: datetime | None = None) -> None:
+               at: datetime | None = None) -> None:
+        """Store the record; `at`: the event time it is current to (starts the checkpoint
+        interval; None when it came from the incident side, which carries no time)."""
         table[unit_id] = unit
         self._unsaved.pop(unit_id, None)
-        if fix_ts is not None:
-            self._written_at[unit_id] = fix_ts
+        if at is not None:
+            self._written_at[unit_id] = at
 
     def _checkpoint_due(self, unit_id: str, fix_ts: datetime) -> bool:
         written = self._written_at.get(unit_id)
