@@ -1,0 +1,100 @@
+"""`deliver`: a delivery that does not block runs inline; one that blocks is waited for exactly
+as Faust's `wait_first` waits: until it completes, or until the flow is suspended."""
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from streams.faust_consumer import deliver
+
+
+class WaitFirst:
+    """Faust's `Service.wait_first` contract, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, *awaitables: Any) -> None:
+        self.calls += 1
+        tasks = [asyncio.ensure_future(a) for a in awaitables]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            task.result()
+
+
+async def _put(queue: asyncio.Queue[int], item: int, log: list[str]) -> int:
+    await queue.put(item)
+    log.append(f"put {item}")
+    return item
+
+
+def test_a_delivery_that_does_not_block_runs_inline() -> None:
+    async def scenario() -> tuple[int, list[str]]:
+        queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+        log: list[str] = []
+        wait_first = WaitFirst()
+        await deliver(_put(queue, 1, log), asyncio.Event(), wait_first)
+        return wait_first.calls, log
+
+    calls, log = asyncio.run(scenario())
+    assert (calls, log) == (0, ["put 1"])
+
+
+def test_a_blocked_delivery_completes_once_there_is_room() -> None:
+    async def scenario() -> tuple[int, list[str], int]:
+        queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+        queue.put_nowait(0)
+        log: list[str] = []
+        wait_first = WaitFirst()
+        asyncio.get_running_loop().call_later(0.01, queue.get_nowait)
+        await deliver(_put(queue, 1, log), asyncio.Event(), wait_first)
+        return wait_first.calls, log, queue.get_nowait()
+
+    assert asyncio.run(scenario()) == (1, ["put 1"], 1)
+
+
+def test_a_blocked_delivery_gives_way_when_the_flow_is_suspended() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+        queue.put_nowait(0)
+        log: list[str] = []
+        suspend = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.01, suspend.set)
+        await deliver(_put(queue, 1, log), suspend, WaitFirst())
+        return log, queue.qsize()
+
+    assert asyncio.run(scenario()) == ([], 1)  # interrupted, nothing put
+
+
+def test_errors_of_the_delivery_propagate_inline_and_after_blocking() -> None:
+    async def fails_now() -> None:
+        raise KeyError("now")
+
+    async def fails_later() -> None:
+        await asyncio.sleep(0.001)
+        raise KeyError("later")
+
+    async def scenario(delivery: Any) -> None:
+        await deliver(delivery, asyncio.Event(), WaitFirst())
+
+    for delivery in (fails_now, fails_later):
+        with pytest.raises(KeyError):
+            asyncio.run(scenario(delivery()))
+
+
+def test_values_sent_into_a_resumed_delivery_reach_it() -> None:
+    async def two_steps(log: list[str]) -> None:
+        await asyncio.sleep(0)  # a bare yield
+        value = await asyncio.sleep(0.001, result="slept")
+        log.append(value)
+
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        await deliver(two_steps(log), asyncio.Event(), WaitFirst())
+        return log
+
+    assert asyncio.run(scenario()) == ["slept"]
