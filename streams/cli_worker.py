@@ -49,14 +49,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    import faust
     import uvloop
     from prometheus_client import CollectorRegistry
 
     from streams import topics
     from streams.app import WorkerOptions, create_app, feed_topic_names
     from streams.clock import clock_named
-    from streams.logs import logging_config
 
     settings = settings_from(args)
     partitions = args.partitions or topics.DEFAULT_PARTITIONS
@@ -88,10 +86,22 @@ def run(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     app = create_app(settings, clock=clock_named(args.clock), registry=registry, options=options)
     _attach_web(app, registry, options, settings)
-    worker = faust.Worker(app, loglevel=args.log_level.upper(), quiet=True,
-                          logging_config=logging_config(args.log_level.upper()))
-    worker.execute_from_commandline()
+    faust_worker(app, args.log_level).execute_from_commandline()
     return 0
+
+
+def faust_worker(app: Any, log_level: str) -> Any:
+    """Faust's worker without its terminal spinner: to spin on every log record, the spinner
+    sets the root logger to DEBUG, so every debug call in Faust and aiokafka built a record
+    (~2 per input event) that the handler then dropped."""
+    import faust
+
+    from streams.logs import logging_config
+
+    worker = faust.Worker(app, loglevel=log_level.upper(), quiet=True,
+                          logging_config=logging_config(log_level.upper()))
+    worker.spinner = None
+    return worker
 
 
 def _attach_web(app: Any, registry: Any, options: Any, settings: Any) -> None:
