@@ -8,6 +8,8 @@ folder on free ports and stopped at the end. Every run uses its own topic prefix
 1. Produce the first N city events (bench/workload.py) to the six input topics (6 partitions).
 2. The limit: a raw aiokafka consumer group reads those topics and produces every message, as
    is, to one output topic (acks=all, as Faust's producer) - no decoding, no state.
+   Faust's own limit (faust_passthrough.py): the worker's Faust app with one agent that only
+   reads every message, then one that forwards every message unchanged.
 3. One `pathwatch worker` (watermark clock) processes the same N events: throughput is N over
    the time from its first internal-feed message to its last output record (both Kafka
    timestamps of the worker's own producer), once its group has committed everything.
@@ -34,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import faust_passthrough
 import kafka_bench as kb
 import numpy as np
 import orjson
@@ -322,6 +325,10 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                                                         messages[:args.events])
         step("raw passthrough", lambda: result.update(raw=passthrough(
             bootstrap, prefix, args.events)))
+        for mode in faust_passthrough.MODES:
+            step(f"Faust {mode}", lambda mode=mode: result.update({f"faust_{mode}": (
+                faust_passthrough.measure(bootstrap, prefix, mode, args.events, folder,
+                                          args.timeout))}))
         one, first_workers = worker_throughput(bootstrap, prefix, f"{run_id}-w1", 1,
                                                args.events, folder, args.timeout, profile)
         result["one_worker"] = one
@@ -380,6 +387,13 @@ def report(result: dict[str, Any]) -> None:
     print(f"city stream: {result['events']:,} events, {result['gps_share']:.1%} gps.fix; "
           f"produced at {result['produce_events_per_s']:,.0f} events/s")
     print(f"{'raw aiokafka passthrough (the limit)':<44s} {raw['events_per_s']:>12,.1f} ev/s")
+    for mode, label in (("read", "Faust, an agent that only reads"),
+                        ("forward", "Faust passthrough (an agent that forwards)")):
+        if f"faust_{mode}" in result:
+            faust = result[f"faust_{mode}"]
+            print(f"{label:<44s} {faust['events_per_s']:>12,.1f} ev/s     "
+                  f"CPU per event {faust['cpu_us_per_event']:,.0f} us, "
+                  f"{faust['events_per_s'] / raw['events_per_s']:.1%} of raw")
     print(workload.ratio_line("one worker, sustained", one["events_per_s"], TARGET_EVENTS_PER_S,
                               "ev/s"))
     share = one["events_per_s"] / raw["events_per_s"]
@@ -389,6 +403,10 @@ def report(result: dict[str, Any]) -> None:
     print(f"{'':44s} CPU per event: worker {one['cpu_us_per_event']:,.0f} us, "
           f"raw passthrough {raw['cpu_us_per_event']:,.0f} us "
           f"(ratio {raw['cpu_us_per_event'] / one['cpu_us_per_event']:.3f})")
+    if "faust_forward" in result:
+        faust_share = one["events_per_s"] / result["faust_forward"]["events_per_s"]
+        result["ratio_worker_to_faust_passthrough"] = faust_share
+        print(f"{'one worker / Faust passthrough (%)':<44s} {faust_share * 100:>12,.1f} %")
     capacity = 1e6 / one["cpu_us_per_event"]
     result["one_worker_events_per_cpu_s"] = capacity
     print(workload.ratio_line("one worker, per CPU-second (contention-free)", capacity,
