@@ -39,7 +39,7 @@ class EtaUpdate:
     incident_id: str
     unit_id: str
     hospital_id: str
-    at: datetime  # event time of the fix the estimate was made from
+    at: datetime  # event time the estimate starts from (its fix's, or the departure's)
     eta_ts: datetime
     eta_low_ts: datetime | None = None
     eta_high_ts: datetime | None = None

@@ -199,19 +199,17 @@ def _apply_status(unit: dict[str, Any], event: ev.Event) -> None:
 
 
 def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None:
-    """The ETA of a transporting unit from its last fix to its destination's door."""
+    """The ETA of a transporting unit from where it is known to be to its destination's door."""
     if unit.get("status") != "unit.left_scene":
         return None
     hospital = region.hospital(unit.get("destination") or "")
-    fix, incident = unit.get("fix"), unit.get("incident_id")
-    if hospital is None or not fix or not incident:
+    start, incident = _transport_start(unit), unit.get("incident_id")
+    if hospital is None or start is None or not incident:
         return None
-    at = ev.parse_timestamp(fix["ts"])
-    located = region.locate(fix["lat"], fix["lon"])
+    lat, lon, at = start
+    located = region.locate(lat, lon)
     area = located[1] if located else "county"
-    eta = estimate_eta(
-        (fix["lat"], fix["lon"]), (hospital.lat, hospital.lon), area, at, _SPEEDS, at
-    )
+    eta = estimate_eta((lat, lon), (hospital.lat, hospital.lon), area, at, _SPEEDS, at)
     return EtaUpdate(
         incident_id=incident,
         unit_id=unit_id,
@@ -221,6 +219,21 @@ def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None
         eta_low_ts=at + timedelta(seconds=round(eta.low_s)),
         eta_high_ts=at + timedelta(seconds=round(eta.high_s)),
     )
+
+
+def _transport_start(unit: dict[str, Any]) -> tuple[float, float, datetime] | None:
+    """Where and when a transporting unit was last known to be: its latest fix, or the scene
+    at the departure when no fix has come since. Units send no fixes while they stand at the
+    scene, so the latest fix is often from the arrival there: an ETA counted from its time
+    came out as early as the time spent on scene (15 min and more)."""
+    fix, scene, left = unit.get("fix"), unit.get("scene"), unit.get("status_ts")
+    fix_at = ev.parse_timestamp(fix["ts"]) if fix else None
+    left_at = ev.parse_timestamp(left) if left else None
+    if scene and left_at is not None and (fix_at is None or fix_at < left_at):
+        return scene[0], scene[1], left_at
+    if fix and fix_at is not None:
+        return fix["lat"], fix["lon"], fix_at
+    return None
 
 
 def _significant(unit: dict[str, Any]) -> dict[str, Any]:

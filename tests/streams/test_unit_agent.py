@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from geo.regions import load_region
 from pathways import events as ev
 from streams.clock import WatermarkClock
-from streams.feeds import Envelope
+from streams.feeds import Envelope, EtaUpdate, UnitTargets
 from streams.unit_agent import UnitDesk
 from tests.integration.scenarios import H01_DOOR, SCENE, event, gps_path
 from tests.streams.harness import run
@@ -121,3 +122,29 @@ def test_the_arrival_does_not_depend_on_fixes_coming_before_the_scene() -> None:
 
     assert len(arrivals(in_order)) == 1
     assert arrivals(late_scene) == arrivals(in_order)
+
+
+def etas(desk: Desk) -> list[EtaUpdate]:
+    return [e for e in desk.forwarded if isinstance(e, EtaUpdate)]
+
+
+def test_the_first_eta_counts_from_the_departure_when_no_fix_came_on_scene() -> None:
+    desk = Desk()
+    desk.send([event("unit.assigned", 100.5, INCIDENT, unit_id=UNIT),
+               event("unit.enroute", 101, INCIDENT, unit_id=UNIT)])
+    run(desk.desk.handle(UnitTargets(incident_id=INCIDENT, unit_id=UNIT, scene=SCENE,
+                                     hospital_id=None), desk.table))
+    desk.send(gps_path(UNIT, H01_DOOR, SCENE, 102, 108, dwell_fixes=0))  # none on scene
+    left = event("unit.left_scene", LEFT_SCENE_MIN, INCIDENT, unit_id=UNIT,
+                 destination_hospital_id="H01")
+    desk.send([left])
+    first = etas(desk)[0]
+    assert first.at == left.ts
+    assert first.at < first.eta_ts < left.ts + timedelta(minutes=10)  # the door is ~1 km away
+
+
+def test_an_eta_counts_from_the_latest_fix_once_the_unit_moves() -> None:
+    desk = transporting()
+    path = gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 0.5, LEFT_SCENE_MIN + 3)
+    desk.send(path[:3])
+    assert etas(desk)[-1].at == path[0].ts  # the scene is not known here: fixes only
