@@ -56,6 +56,7 @@ TARGET_SCALING = 1.7
 LEVELS = (0.25, 0.5, 0.9)
 OUTPUTS = (topics.INTERVALS, topics.ALERTS, topics.PREALERTS)
 PASSTHROUGH_TOPIC = "bench.passthrough"
+SLOWEST_KEPT = 12  # the slowest outputs of each latency level, described in the result
 
 
 @contextmanager
@@ -268,17 +269,29 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     finally:
         offsets.close()
     by_kind: dict[str, list[float]] = {name: [] for name in OUTPUTS}
+    slowest: list[tuple[float, dict[str, Any]]] = []
     unmatched = 0
     for topic, stamp, value in records:
-        sent = _cause(topic, orjson.loads(value), log, stamp)
+        body = orjson.loads(value)
+        sent = _cause(topic, body, log, stamp)
         if sent is None:
             unmatched += 1
             continue
         by_kind[topic.removeprefix(prefix)].append(stamp - sent)
+        slowest.append((stamp - sent, _described(topic.removeprefix(prefix), body)))
     every = [x for values in by_kind.values() for x in values]
+    slowest.sort(key=lambda item: -item[0])
     return {"rate_asked": rate, "rate_achieved": achieved, "events": len(messages),
             "outputs": len(records), "unmatched": unmatched, **percentiles(every),
-            "by_output": {name: percentiles(values) for name, values in by_kind.items()}}
+            "by_output": {name: percentiles(values) for name, values in by_kind.items()},
+            "slowest": [{"ms": ms, **what} for ms, what in slowest[:SLOWEST_KEPT]]}
+
+
+def _described(topic: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What an output was, for the list of the slowest (synthetic data: ids are kept)."""
+    fields = ("incident_id", "interval", "revision", "kind", "state", "sequence", "reason",
+              "end_ts", "at_ts", "sent_ts")
+    return {"topic": topic, **{name: body[name] for name in fields if name in body}}
 
 
 def percentiles(values: list[float]) -> dict[str, Any]:
