@@ -207,9 +207,10 @@ def _advance(
     """Next fence state, and the arrival time when this fix confirms a new arrival."""
     phase, since = fence["phase"], fence["since"]
     held = 0.0 if since is None else seconds_between(datetime.fromisoformat(since), ts)
-    now_text = format_timestamp(ts)
     if phase == "outside":
-        return ({**fence, "phase": "entering", "since": now_text} if zone == "in" else fence), None
+        if zone != "in":
+            return fence, None
+        return {**fence, "phase": "entering", "since": format_timestamp(ts)}, None
     if phase == "entering":
         if zone == "out":
             return {**fence, "phase": "outside", "since": None}, None
@@ -218,7 +219,9 @@ def _advance(
         confirmed = {**fence, "phase": "inside", "entries": fence["entries"] + 1, "arrived": True}
         return confirmed, None if fence["arrived"] else datetime.fromisoformat(since)
     if phase == "inside":
-        return ({**fence, "phase": "exiting", "since": now_text} if zone == "out" else fence), None
+        if zone != "out":
+            return fence, None
+        return {**fence, "phase": "exiting", "since": format_timestamp(ts)}, None
     # exiting
     if zone != "out":
         return {**fence, "phase": "inside"}, None

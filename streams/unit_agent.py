@@ -93,7 +93,7 @@ class UnitDesk:
         unit = self.current(table, unit_id)
         self.clock.observe(fix.ts)
         # no id bookkeeping for fixes: a redelivered or older fix changes nothing below
-        before = _significant(unit)
+        before = _significant(unit)  # a fix changes no more than the status and the fences
         last = unit.get("fix")
         if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
             unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
@@ -236,14 +236,13 @@ def _transport_start(unit: dict[str, Any]) -> tuple[float, float, datetime] | No
     return None
 
 
-def _significant(unit: dict[str, Any]) -> dict[str, Any]:
-    """All of a unit's record but its latest position (the fix and the fences' last fix time):
-    a change here is written at once."""
-    out = {k: v for k, v in unit.items() if k != "fix"}
-    fences = out.get("fences")
+def _significant(unit: dict[str, Any]) -> tuple[Any, Any]:
+    """What a fix may change in a unit's record but its latest position (the fix and the
+    fences' last fix time): the status and the fences. A change here is written at once."""
+    fences = unit.get("fences")
     if isinstance(fences, dict):
-        out["fences"] = {k: v for k, v in fences.items() if k != "last_ts"}
-    return out
+        fences = {k: v for k, v in fences.items() if k != "last_ts"}
+    return unit.get("status"), fences
 
 
 def _seen(unit: dict[str, Any], event_id: str) -> bool:
