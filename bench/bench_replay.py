@@ -7,9 +7,9 @@
    `pathwatch replay --region demo` builds it), and as that command (a subprocess:
    start-up, file reading and the final report included; its CPU time shows it uses one core).
 3. Stage profile of the replay: each stage's function is wrapped with a timer (decode =
-   `pathways.events.parse`, timeline = `build_timeline`, intervals = `measure` and the rest of
-   `Engine.apply`, deadlines = `deadline_alerts`/`next_deadline`/`Engine.sweep`, quality =
-   source clock skew, compliance = `Compliance.add`); "replay loop" is the remainder.
+   `pathways.events.parse_or_fix_time`, timeline = `build_timeline`, intervals = `measure` and
+   the rest of `Engine.apply`, deadlines = `deadline_alerts`/`next_deadline`/`Engine.sweep`,
+   quality = source clock skew, compliance = `Compliance.add`); "replay loop" is the remainder.
 4. Geo, per GPS fix, as the worker's unit side does it (the replay does not look at fixes):
    `geo.geofence.step` with the incident's fence plus `Region.locate`, one fix at a time,
    against the same fixes classified in vectorised batches (`outside_distances_m`,
@@ -44,6 +44,7 @@ from pathways.compliance import Compliance
 from pathways.engine import Engine
 from pathways.replay import Replay
 from pathways.rulepack import load_pack
+from streams.cli import fewer_gc_passes
 
 TARGET_EVENTS_PER_S = 100_000
 GEO_BATCH = 512
@@ -60,6 +61,7 @@ def run_replay(lines: list[bytes], engine: Engine | None = None) -> Replay:
     """One replay as `pathwatch replay --region demo` runs it (watermark clock, compliance)."""
     engine = engine or new_engine()
     replay = Replay(engine, Compliance(engine.pack))
+    fewer_gc_passes()  # as `pathwatch replay` does
     for _ in replay.run(lines):
         pass
     return replay
@@ -135,9 +137,9 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
     saved = {name: getattr(engine_module, name) for name in
              ("build_timeline", "extend_timeline", "measure", "deadline_alerts",
               "next_deadline")}
-    saved_parse = ev.parse
+    saved_parse = ev.parse_or_fix_time
     try:
-        ev.parse = timer.wrap("decode", ev.parse)  # type: ignore[assignment]
+        ev.parse_or_fix_time = timer.wrap("decode", ev.parse_or_fix_time)
         engine_module.build_timeline = timer.wrap("timeline", saved["build_timeline"])
         engine_module.extend_timeline = timer.wrap("timeline", saved["extend_timeline"])
         engine_module.measure = timer.wrap("intervals", saved["measure"])
@@ -148,13 +150,14 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
         replay.compliance.add = timer.wrap("compliance",  # type: ignore[method-assign]
                                            replay.compliance.add)
         assert replay._skew is not None
-        replay._skew.observe = timer.wrap("quality", replay._skew.observe)  # type: ignore[method-assign]
+        replay._skew.observe_lag = timer.wrap(  # type: ignore[method-assign]
+            "quality", replay._skew.observe_lag)
         started = time.perf_counter()
         for _ in replay.run(lines):
             pass
         total = time.perf_counter() - started
     finally:
-        ev.parse = saved_parse  # type: ignore[assignment]
+        ev.parse_or_fix_time = saved_parse
         for name, function in saved.items():
             setattr(engine_module, name, function)
     staged = sum(timer.seconds.values())
@@ -171,7 +174,7 @@ def bench_decode_split(lines: list[bytes]) -> dict[str, Any]:
     other = [line for line in lines if b'"type":"gps.fix"' not in line]
     out: dict[str, Any] = {}
     for name, subset in (("gps.fix", gps), ("other", other)):
-        seconds = workload.best_seconds(lambda s=subset: [ev.parse(x) for x in s], 1)
+        seconds = workload.best_seconds(lambda s=subset: [ev.parse_or_fix_time(x) for x in s], 1)
         out[name] = {"events": len(subset), "us_per_event": seconds / max(1, len(subset)) * 1e6,
                      "events_per_s": len(subset) / seconds}
     return out

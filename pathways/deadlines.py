@@ -15,23 +15,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Literal
 
-from pathways.intervals import RuleView, rule_views
+from pathways.intervals import Deadline as Deadline
+from pathways.intervals import rule_views
 from pathways.outputs import Alert
 from pathways.rulepack import MissingRule, RulePack
 from pathways.timeline import MILESTONE_TYPES, Timeline, kinds_of
 
 _EVERY_KIND = frozenset(MILESTONE_TYPES)  # never inherited: any change may change it
 _END_KINDS = frozenset({"call.cancelled", "incident.closed"})
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    subject: str  # the interval, or the missing-milestone rule
-    kind: Literal["interval", "missing"]
-    start_ts: datetime
-    approaching_ts: datetime | None  # None for missing milestones: they only fire when due
-    due_ts: datetime
-    target_s: float
 
 
 def open_deadlines(timeline: Timeline, pack: RulePack) -> list[Deadline]:
@@ -59,9 +50,9 @@ def _make_plan(timeline: Timeline, pack: RulePack) -> _Plan:
     ended = _ended(timeline) is not None
     running = () if ended else tuple(_running(timeline, pack))
     moments = (m for d in running for m in (d.approaching_ts, d.due_ts) if m is not None)
-    late = (_closed_late(v) for v in rule_views(timeline, pack) if v.end is not None)
+    late = (v.closed_late for v in rule_views(timeline, pack) if v.closed_late is not None)
     return _Plan(
-        closed_late=tuple(d for d in late if d),
+        closed_late=tuple(late),
         open=running,
         judged=running or tuple(_overdue_at_end(timeline, pack)),
         moments=tuple(sorted(moments)),
@@ -88,7 +79,7 @@ def _end_of(timeline: Timeline) -> datetime | None:
 
 def _running(timeline: Timeline, pack: RulePack) -> list[Deadline]:
     views = rule_views(timeline, pack)
-    out = [d for v in views if v.end is None and (d := _running_interval(v, pack))]
+    out = [v.running for v in views if v.running is not None]
     for index, missing in enumerate(pack.missing):
         kinds = kinds_of(missing.after + missing.expect) | {"@attr:pathway"}
         key = ("missing", id(pack), index)
@@ -96,15 +87,6 @@ def _running(timeline: Timeline, pack: RulePack) -> list[Deadline]:
         if found is not None:
             out.append(found)
     return out
-
-
-def _running_interval(view: RuleView, pack: RulePack) -> Deadline | None:
-    target, start = view.target_s, view.start
-    if target is None or start is None or not view.alertable or view.end is not None:
-        return None
-    approach = start.ts + timedelta(seconds=target * pack.approaching_share)
-    due = start.ts + timedelta(seconds=target)
-    return Deadline(view.rule.name, "interval", start.ts, approach, due, target)
 
 
 def _missing(timeline: Timeline, pack: RulePack, missing: MissingRule) -> Deadline | None:
@@ -145,16 +127,6 @@ def deadline_alerts(
         if f"{prefix}{kind}:{d.subject}" not in raised:
             alerts.append(_alert(timeline, kind, d, now, _detail(d, kind)))
     return alerts
-
-
-def _closed_late(view: RuleView) -> Deadline | None:
-    target, start, end = view.target_s, view.start, view.end
-    if target is None or start is None or end is None or not view.alertable:
-        return None
-    due = start.ts + timedelta(seconds=target)
-    if end.ts <= due or end.ts < start.ts:  # in time, or a bad duration (a data_quality case)
-        return None
-    return Deadline(view.rule.name, "interval", start.ts, None, due, target)
 
 
 def _detail(deadline: Deadline, kind: str) -> str:

@@ -12,13 +12,13 @@ same object; `now` is always passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from pathways import events as ev
 from pathways.deadlines import deadline_alerts, next_deadline
-from pathways.intervals import IntervalValue, measure
+from pathways.intervals import IntervalValue, measure, measured_views
 from pathways.outputs import Alert, IntervalRecord
 from pathways.quality import conflict_alert, future_alert, interval_quality_alerts
 from pathways.rulepack import RulePack
@@ -29,11 +29,15 @@ Locate = Callable[[float, float], tuple[str, str] | None]
 
 Output = IntervalRecord | Alert
 
-# Cache sizes. Only recently changed incidents are kept: a replay or a worker has a few
-# hundred open at a time, and keeping every incident ever seen made the garbage collector's
-# full passes (over everything alive) cost a quarter of a 1M-event replay.
-_RECENT_INCIDENTS = 512
-_RECENT_INTERVALS = 16 * _RECENT_INCIDENTS
+# Cache sizes. The timeline (and emitted-record inputs) of every open incident is kept: a
+# replay or a worker sweeps each one at its deadlines and touches it at each of its events.
+# An ended (closed or cancelled) incident is rarely touched again, so only the last ones
+# stay; the bound on open ones is for incidents whose end is never recorded. (Keeping every
+# incident ever seen made the garbage collector's full passes cost a quarter of a 1M-event
+# replay.)
+_OPEN_INCIDENTS = 20_000
+_ENDED_INCIDENTS = 512
+_ENDED_FACTS = frozenset({"closed", "cancelled"})
 _AREAS = 20_000  # call locations; a full cache is emptied
 
 
@@ -43,6 +47,25 @@ def _keep_recent(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> Non
     cache[key] = value
     if len(cache) > limit:
         del cache[next(iter(cache))]
+
+
+class _Cached:
+    """What the engine keeps of one incident: its latest timeline, the events dict it was built
+    from (compared by identity), and per interval the inputs of its last emitted record with
+    the `emitted` entry made from them (the same inputs make the same record)."""
+
+    __slots__ = ("emitted", "events", "timeline")
+
+    def __init__(
+        self,
+        events: dict[str, ev.Event],
+        timeline: Timeline,
+        emitted: dict[str, tuple[tuple[Any, ...], dict[str, Any]]],
+    ) -> None:
+        self.events = events
+        self.timeline = timeline
+        self.emitted = emitted
+
 
 # Events that never belong to an incident's timeline (the unit/hospital side handles them).
 IGNORED_TYPES = frozenset({"gps.fix", "unit.available", "hospital.status"})
@@ -104,15 +127,13 @@ class Engine:
     def __init__(self, pack: RulePack, locate: Locate | None = None) -> None:
         self.pack = pack
         self.locate = locate
-        # Per incident, its latest timeline and the events dict it was built from (compared by
-        # identity): apply, sweep and next-deadline of an incident ask for the same one, a
-        # replay sweeps other incidents in between, and the next apply inherits from it.
-        self._timelines: dict[str, tuple[dict[str, ev.Event], Timeline]] = {}
+        # Per incident (open ones, and the last ended ones): apply, sweep and next-deadline of
+        # an incident ask for the same timeline, a replay sweeps other incidents in between,
+        # and the next apply inherits from it.
+        self._open: dict[str, _Cached] = {}
+        self._ended: dict[str, _Cached] = {}
         # The call location's district and area, by (lat, lon): `locate` is pure.
         self._areas: dict[tuple[float, float], tuple[str, str] | None] = {}
-        # Per (incident, interval): the inputs of the last emitted record and the `emitted`
-        # entry made from them; the same inputs make the same record, so it is not rebuilt.
-        self._emitted: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def apply(
         self,
@@ -182,8 +203,19 @@ class Engine:
         return timeline
 
     def _keep_timeline(self, state: IncidentState, timeline: Timeline) -> None:
-        cached = (state.events, timeline)
-        _keep_recent(self._timelines, state.incident_id, cached, _RECENT_INCIDENTS)
+        incident_id = state.incident_id
+        last = self._cached(incident_id)
+        cached = _Cached(state.events, timeline, {} if last is None else last.emitted)
+        if timeline.facts.isdisjoint(_ENDED_FACTS):
+            self._ended.pop(incident_id, None)
+            _keep_recent(self._open, incident_id, cached, _OPEN_INCIDENTS)
+        else:
+            self._open.pop(incident_id, None)
+            _keep_recent(self._ended, incident_id, cached, _ENDED_INCIDENTS)
+
+    def _cached(self, incident_id: str) -> _Cached | None:
+        cached = self._open.get(incident_id)
+        return cached if cached is not None else self._ended.get(incident_id)
 
     def _area_of(self) -> Locate | None:
         return self._locate if self.locate is not None else None
@@ -199,8 +231,8 @@ class Engine:
     # --- internals ------------------------------------------------------------------------
 
     def _cached_timeline(self, state: IncidentState) -> Timeline | None:
-        cached = self._timelines.get(state.incident_id)
-        return cached[1] if cached is not None and cached[0] is state.events else None
+        cached = self._cached(state.incident_id)
+        return cached.timeline if cached is not None and cached.events is state.events else None
 
     def _locate(self, lat: float, lon: float) -> tuple[str, str] | None:
         assert self.locate is not None
@@ -214,25 +246,38 @@ class Engine:
     def _emit_intervals(
         self, state: IncidentState, now: datetime
     ) -> tuple[IncidentState, list[Output]]:
-        current = {v.name: v for v in self.intervals(state)}
+        timeline = self.timeline(state)
+        cached = self._cached(state.incident_id)  # kept by `timeline` if it was not
+        known_inputs = {} if cached is None else cached.emitted
+        # What a record is made of besides its view: the same for every interval.
+        about = (
+            timeline.pathway,
+            timeline.triage_level,
+            timeline.district_id,
+            timeline.area_type,
+            timeline.hospital_id,
+        )
         emitted = dict(state.emitted)
+        current: set[str] = set()
         out: list[Output] = []
-        for name, value in current.items():
+        for view, flags in measured_views(timeline, self.pack, state.future):
+            name = view.rule.name
+            current.add(name)
             last = emitted.get(name)
-            inputs = self._record_inputs(value)
-            known = self._emitted.get((state.incident_id, name))
-            if last is not None and known is not None and known[1] is last and known[0] == inputs:
+            inputs = (view.start, view.end, view.target_s, flags, about)
+            known = known_inputs.get(name)
+            if known is not None and known[1] is last and _same_inputs(known[0], inputs):
                 continue  # the record these inputs make was the last one emitted
-            record = value.record(state.incident_id, revision=1)
-            body = _fingerprint(record)
-            if last is not None and last["body"] == body:
-                self._remember_emitted(state.incident_id, name, inputs, last)
-                continue
+            assert view.start is not None and view.end is not None
+            value = IntervalValue(name, view.start, view.end, view.target_s, flags, timeline)
             revision = 1 if last is None else int(last["revision"]) + 1
-            if revision != 1:
-                record = replace(record, revision=revision)
+            record = value.record(state.incident_id, revision=revision)
+            body = _fingerprint(record)  # without the revision
+            if last is not None and last["body"] == body:
+                known_inputs[name] = (inputs, last)
+                continue
             emitted[name] = {"revision": revision, "body": body}
-            self._remember_emitted(state.incident_id, name, inputs, emitted[name])
+            known_inputs[name] = (inputs, emitted[name])
             out.append(record)
             out.extend(interval_quality_alerts(record, now))
         for name, last in state.emitted.items():
@@ -245,28 +290,18 @@ class Engine:
         alerts = state.alerts
         return IncidentState(state.incident_id, state.events, state.future, emitted, alerts), out
 
-    @staticmethod
-    def _record_inputs(value: IntervalValue) -> tuple[Any, ...]:
-        """Everything an interval's record is made of. Events and the target by identity (the
-        same objects make the same JSON; equal datetimes in other offsets would not)."""
-        timeline = value.timeline
-        return (
-            id(value.start),
-            id(value.end),
-            id(value.target_s),
-            value.flags,
-            timeline.pathway,
-            timeline.triage_level,
-            timeline.district_id,
-            timeline.area_type,
-            timeline.hospital_id,
-            (value.start, value.end, value.target_s),  # keeps the ids above in use
-        )
 
-    def _remember_emitted(
-        self, incident_id: str, name: str, inputs: tuple[Any, ...], entry: dict[str, Any]
-    ) -> None:
-        _keep_recent(self._emitted, (incident_id, name), (inputs, entry), _RECENT_INTERVALS)
+def _same_inputs(known: tuple[Any, ...], inputs: tuple[Any, ...]) -> bool:
+    """Whether a record's inputs are those of the record `known` was made from: its events
+    and target by identity (the same objects make the same JSON; equal datetimes in other
+    offsets would not), its flags and the timeline's attributes by value."""
+    return (
+        known[0] is inputs[0]
+        and known[1] is inputs[1]
+        and known[2] is inputs[2]
+        and known[3] == inputs[3]
+        and known[4] == inputs[4]
+    )
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(IntervalRecord) if f.name != "revision")

@@ -480,6 +480,30 @@ def _build_any(obj: dict[str, Any]) -> Event:
 def _gps_fix(obj: dict[str, Any]) -> GpsFix | None:
     """The ~90% case, validated without the generic machinery: a GpsFix when every field is
     plainly valid, else None and the generic path decides (and words the error)."""
+    plain = _plain_fix(obj)
+    if plain is None:
+        return None
+    event_id, source, incident_id, unit_id, hospital_id, lat, lon, speed, heading, accuracy = (
+        plain
+    )
+    return GpsFix(
+        event_id=event_id,
+        ts=parse_timestamp(obj.get("ts")),
+        source=source,
+        incident_id=incident_id,
+        unit_id=unit_id,
+        hospital_id=hospital_id,
+        lat=lat,
+        lon=lon,
+        speed_mps=speed,
+        heading_deg=heading,
+        accuracy_m=accuracy,
+    )
+
+
+def _plain_fix(obj: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A gps.fix's fields but `ts` (event_id, source, incident_id, unit_id, hospital_id, lat,
+    lon, speed, heading, accuracy) when every one is plainly valid, else None."""
     get = obj.get
     event_id, source, incident_id, unit_id, hospital_id = (
         get("event_id"), get("source"), get("incident_id"), get("unit_id"), get("hospital_id")
@@ -506,19 +530,31 @@ def _gps_fix(obj: dict[str, Any]) -> GpsFix | None:
         and (accuracy is None or (type(accuracy) is float and 0.0 <= accuracy <= 1e6))
     ):
         return None
-    return GpsFix(
-        event_id=event_id,
-        ts=parse_timestamp(get("ts")),
-        source=source,
-        incident_id=incident_id,
-        unit_id=unit_id,
-        hospital_id=hospital_id,
-        lat=lat,
-        lon=lon,
-        speed_mps=speed,
-        heading_deg=heading,
-        accuracy_m=accuracy,
-    )
+    return event_id, source, incident_id, unit_id, hospital_id, lat, lon, speed, heading, accuracy
+
+
+FixTime = tuple[datetime, str, str]
+"""Of a gps.fix, what a consumer that only keeps time needs: its ts, source and unit_id."""
+
+
+def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
+    """`parse`, except that a plainly valid gps.fix comes back as its `FixTime` without
+    building the GpsFix (the offline replay reads nothing else of a fix). Whatever `parse`
+    would reject or word differently goes through `parse`'s own path."""
+    if len(raw) > MAX_EVENT_BYTES:
+        return ParseError(Reason.TOO_LARGE, f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return ParseError(Reason.INVALID_JSON, str(exc)[:200])
+    if type(obj) is dict and obj.get("type") == "gps.fix":
+        plain = _plain_fix(obj)
+        if plain is not None:
+            try:
+                return parse_timestamp(obj.get("ts")), plain[1], plain[3]
+            except _Invalid as exc:
+                return exc.error
+    return parse_object(obj)
 
 
 def parse(raw: bytes | str) -> Event | ParseError:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from datetime import datetime, timedelta
+from typing import Any, Literal, NamedTuple
 
 from pathways import events as ev
 from pathways.outputs import AreaType, IntervalRecord
@@ -63,6 +64,19 @@ def target_of(rule: IntervalRule, timeline: Timeline) -> tuple[float | None, boo
     return rule.target.for_attribute(timeline.attribute(rule.target.by))
 
 
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A running clock (see `pathways.deadlines`): an interval with a target whose start is
+    known and end is not, or a milestone expected within some time of another."""
+
+    subject: str  # the interval, or the missing-milestone rule
+    kind: Literal["interval", "missing"]
+    start_ts: datetime
+    approaching_ts: datetime | None  # None for missing milestones: they only fire when due
+    due_ts: datetime
+    target_s: float
+
+
 class RuleView(NamedTuple):
     """What a timeline says of one interval rule: its milestones, target and whether it applies
     and may alert. Measuring and deadlines both start from it. (A named tuple: one is made per
@@ -77,6 +91,8 @@ class RuleView(NamedTuple):
     alertable: bool  # applies, has deadlines, and its deadline_if fact holds
     flags: tuple[str, ...]  # of the measured interval, unless one milestone is in the future
     future_flags: tuple[str, ...]  # the same when one is
+    running: Deadline | None = None  # its deadline while the end is missing
+    closed_late: Deadline | None = None  # its missed deadline once the end came too late
 
 
 def rule_views(timeline: Timeline, pack: RulePack) -> tuple[RuleView, ...]:
@@ -148,19 +164,52 @@ def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
         if not known:
             after = (_UNKNOWN.get(rule.target.by or "", "unknown_attribute"),)
     flags, future_flags = before + after, (*before, "future_timestamp", *after)
-    return RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags)
+    view = RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags)
+    if target is None or start is None or not alertable:
+        return view
+    if end is None:
+        return view._replace(running=_running_deadline(view, pack))
+    return view._replace(closed_late=_closed_late(view))
+
+
+def _running_deadline(view: RuleView, pack: RulePack) -> Deadline | None:
+    target, start = view.target_s, view.start
+    if target is None or start is None or not view.alertable or view.end is not None:
+        return None
+    approach = start.ts + timedelta(seconds=target * pack.approaching_share)
+    due = start.ts + timedelta(seconds=target)
+    return Deadline(view.rule.name, "interval", start.ts, approach, due, target)
+
+
+def _closed_late(view: RuleView) -> Deadline | None:
+    target, start, end = view.target_s, view.start, view.end
+    if target is None or start is None or end is None or not view.alertable:
+        return None
+    due = start.ts + timedelta(seconds=target)
+    if end.ts <= due or end.ts < start.ts:  # in time, or a bad duration (a data_quality case)
+        return None
+    return Deadline(view.rule.name, "interval", start.ts, None, due, target)
 
 
 def measure(
     timeline: Timeline, pack: RulePack, future: Set[str] = frozenset()
 ) -> list[IntervalValue]:
     """Every interval of the pack that applies to the pathway and has both milestones."""
-    out: list[IntervalValue] = []
+    return [
+        IntervalValue(view.rule.name, view.start, view.end, view.target_s, flags, timeline)
+        for view, flags in measured_views(timeline, pack, future)
+        if view.start is not None and view.end is not None
+    ]
+
+
+def measured_views(
+    timeline: Timeline, pack: RulePack, future: Set[str] = frozenset()
+) -> Iterator[tuple[RuleView, tuple[str, ...]]]:
+    """What `measure` measures, before making values of it: the view of each interval that
+    applies and has both milestones, with the interval's quality flags."""
     for view in rule_views(timeline, pack):
         start, end = view.start, view.end
         if not view.applies or start is None or end is None:
             continue
         ahead = future and (start.event_id in future or end.event_id in future)
-        flags = view.future_flags if ahead else view.flags
-        out.append(IntervalValue(view.rule.name, start, end, view.target_s, flags, timeline))
-    return out
+        yield view, view.future_flags if ahead else view.flags

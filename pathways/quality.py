@@ -85,7 +85,12 @@ class SkewEstimate:
 def device_key(event: ev.Event) -> str:
     """Whose clock stamped `event`: one unit's device within a shared source (every unit's
     GPS is `avl`), else the source itself."""
-    return f"{event.source}:{event.unit_id}" if event.unit_id else event.source
+    return device_key_of(event.source, event.unit_id)
+
+
+def device_key_of(source: str, unit_id: str | None) -> str:
+    """`device_key` of an event with this source and unit_id."""
+    return f"{source}:{unit_id}" if unit_id else source
 
 
 class _LagWindow:
@@ -102,7 +107,11 @@ class _LagWindow:
     def add(self, lag: float) -> None:
         if len(self.arrivals) >= self.size:
             oldest = self.arrivals.popleft()
-            del self.ordered[bisect_left(self.ordered, oldest)]
+            self.arrivals.append(lag)
+            if lag != oldest:  # the same value (often 0.0, an on-time event) leaves it sorted
+                del self.ordered[bisect_left(self.ordered, oldest)]
+                insort(self.ordered, lag)
+            return
         self.arrivals.append(lag)
         insort(self.ordered, lag)
 
@@ -133,24 +142,40 @@ class SourceClocks:
     def estimate(self, key: str) -> SkewEstimate | None:
         """The skew of the clock `key` (`device_key` of its events), once it has enough samples."""
         lags = self._lags.get(key)
-        if lags is None or len(lags.ordered) < self.min_samples:
+        if lags is None:
             return None
-        return SkewEstimate(key, -lags.low_quantile(0.1), len(lags.ordered))
+        skew = self._skew_of(lags)
+        return None if skew is None else SkewEstimate(key, skew, len(lags.ordered))
 
     def observe(self, event: ev.Event, observed_at: datetime) -> Alert | None:
         """Record one sample; an alert when the event's clock newly exceeds the tolerance."""
-        key = device_key(event)
-        self._lags_of(key).add((observed_at - event.ts) / _SECOND)
-        estimate = self.estimate(key)
-        if estimate is None:
+        estimate = self.observe_lag(device_key(event), (observed_at - event.ts) / _SECOND)
+        return None if estimate is None else self.alert(event, estimate, observed_at)
+
+    def observe_lag(self, key: str, lag_s: float) -> SkewEstimate | None:
+        """`observe` of an event of clock `key` that arrived `lag_s` after its ts (observed_at
+        - ts): the estimate when the clock newly exceeds the tolerance (`alert` words it)."""
+        lags = self._lags_of(key)
+        lags.add(lag_s)
+        skew = self._skew_of(lags)
+        if skew is None:
             return None
-        if abs(estimate.skew_s) <= self.tolerance_s:
+        if abs(skew) <= self.tolerance_s:
             self._flagged.discard(key)
             return None
         if key in self._flagged:
             return None
         self._flagged.add(key)
+        return SkewEstimate(key, skew, len(lags.ordered))
+
+    def alert(self, event: ev.Event, estimate: SkewEstimate, observed_at: datetime) -> Alert:
+        """The clock_skew alert of `estimate` (from `observe_lag`), `event` the sample's."""
         return _skew_alert(event, estimate, observed_at, self.tolerance_s)
+
+    def _skew_of(self, lags: _LagWindow) -> float | None:
+        if len(lags.ordered) < self.min_samples:
+            return None
+        return -lags.low_quantile(0.1)
 
     def _lags_of(self, key: str) -> _LagWindow:
         lags = self._lags.get(key)

@@ -2,6 +2,8 @@
 
 `now` is a watermark (the largest event time seen). Deadlines are swept as it advances: each
 incident is woken at its next deadline (a heap), so a sweep costs only the incidents due.
+A GPS fix counts only for its time (the watermark and its unit's clock skew), so it is read
+for that alone (`events.parse_or_fix_time`).
 No file I/O here: lines come in, values go out.
 """
 
@@ -10,14 +12,16 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pathways import events as ev
 from pathways.clock import WatermarkClock
 from pathways.compliance import Compliance
 from pathways.engine import Engine, IncidentState, Output
 from pathways.outputs import Alert, IntervalRecord
-from pathways.quality import SourceClocks
+from pathways.quality import SourceClocks, device_key_of
+
+_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,36 +58,66 @@ class Replay:
     _wake: list[tuple[datetime, str]] = field(default_factory=list)
     _skew: SourceClocks | None = None
 
+    _now: datetime | None = None  # the clock's, read when the largest event time grows
+    _latest: datetime | None = None  # the largest event time seen
+
     def __post_init__(self) -> None:
         self._skew = SourceClocks(self.engine.pack.quality.skew_tolerance_s)
 
     def run(self, lines: Iterable[str | bytes]) -> Iterator[Output | LineError]:
         counts = self.counts
+        parse = ev.parse_or_fix_time
         for line_no, line in enumerate(lines, start=1):
             counts.lines += 1
             if not line.strip():
                 continue
-            event = ev.parse(line)
-            if isinstance(event, ev.ParseError):
+            event = parse(line)
+            if type(event) is tuple:  # a valid gps.fix: only its time and clock matter here
+                outputs = self._fix(line, *event)
+            elif isinstance(event, ev.ParseError):
                 counts.errors += 1
                 yield LineError(line_no, event.reason.value, event.detail)
                 continue
-            outputs = self._event(event)
+            else:
+                assert isinstance(event, ev.Event)
+                outputs = self._event(event)
             if outputs:  # most events (GPS fixes) have none: no generator for them
                 yield from self._count(outputs)
         final = self.clock.now()
         if final is not None:
             yield from self._count(self._final_sweep(final))
 
+    def _advance(self, ts: datetime) -> tuple[datetime, list[Output]]:
+        """Observe one event time: the clock's `now` after it, and the sweeps it makes due."""
+        latest = self._latest
+        if latest is not None and ts <= latest:  # `now` stays: nothing new is due
+            now = self._now
+            assert now is not None
+            return now, []
+        self._latest = ts
+        self.clock.observe(ts)
+        now = self._now = self.clock.now()
+        assert now is not None
+        if self._wake and self._wake[0][0] < now:
+            return now, list(self._sweep_due(now))
+        return now, []
+
+    def _fix(self, line: str | bytes, ts: datetime, source: str, unit_id: str) -> list[Output]:
+        """A valid gps.fix: the watermark and its unit's clock skew; no incident."""
+        self.counts.events += 1
+        self.counts.ignored += 1
+        now, outputs = self._advance(ts)
+        if self._skew is not None:
+            estimate = self._skew.observe_lag(device_key_of(source, unit_id), (now - ts) / _SECOND)
+            if estimate is not None:  # rare: build the event the alert names
+                fix = ev.parse(line)
+                assert isinstance(fix, ev.GpsFix)
+                outputs.append(self._skew.alert(fix, estimate, now))
+        return outputs
+
     def _event(self, event: ev.Event) -> list[Output]:
         self.counts.events += 1
-        before = self.clock.now()
-        self.clock.observe(event.ts)
-        now = self.clock.now()
-        assert now is not None
-        outputs: list[Output] = []
-        if self._wake and self._wake[0][0] < now and (before is None or now > before):
-            outputs.extend(self._sweep_due(now))
+        now, outputs = self._advance(event.ts)
         if self._skew is not None:
             skew = self._skew.observe(event, now)
             if skew is not None:
@@ -113,7 +147,11 @@ class Replay:
             yield from alerts
 
     def _final_sweep(self, now: datetime) -> Iterator[Output]:
-        for incident_id in sorted(self.states):
+        """Every incident still waiting for a deadline, judged at `now`. The others are quiet:
+        judged at their last event or sweep, with no deadline after it (`next_deadline` None),
+        a sweep at a later time raises nothing and leaves the state as it is."""
+        waiting = {incident_id for _, incident_id in self._wake}
+        for incident_id in sorted(waiting):
             state, alerts = self.engine.sweep(self.states[incident_id], now)
             self.states[incident_id] = state
             yield from alerts

@@ -247,9 +247,51 @@ def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None =
     """`build_timeline` of the events of `previous` plus `event`, whose event_id is new to
     them; the events stay in order without sorting them again."""
     ordered = list(previous.ordered)
-    if event.TYPE in MILESTONE_TYPES:
-        ordered.insert(bisect_right(ordered, _order(event), key=_order), event)
+    if event.TYPE not in MILESTONE_TYPES:
+        return _assemble(ordered, locate)
+    at = bisect_right(ordered, _order(event), key=_order)
+    ordered.insert(at, event)
+    if at == len(previous.ordered) and previous.ordered:
+        return _append(previous, ordered, locate)
     return _assemble(ordered, locate)
+
+
+# Event types whose events `_pathway` and `_triage` look at.
+_PATHWAY_TYPES = frozenset({"call.received", "call.triaged", "diagnosis.made", "ecg.acquired"})
+
+
+def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) -> Timeline:
+    """`_assemble(ordered)` when its last event is the only one `previous` has not: the groups
+    (and their key order, by first appearance) extended, the rest taken over where that last
+    event cannot change it."""
+    event = ordered[-1]
+    kind = event.TYPE
+    by_type = dict(previous.by_type)
+    by_type[kind] = [*by_type.get(kind, ()), event]
+    by_unit = previous.by_unit
+    if event.unit_id and kind.startswith("unit."):
+        by_unit = dict(by_unit)
+        of_unit = by_unit[event.unit_id] = dict(by_unit.get(event.unit_id, {}))
+        of_unit[kind] = [*of_unit.get(kind, ()), event]
+    roles = {role: by_type[k][0].unit_id or "" for role, k in UNIT_ROLES.items() if k in by_type}
+    pathway, triage = previous.pathway, previous.triage_level
+    if kind in _PATHWAY_TYPES:
+        pathway, triage = _pathway(ordered), _triage(ordered)
+    district_id, area_type = previous.district_id, previous.area_type
+    if kind == "call.received" and len(by_type[kind]) == 1:
+        district_id, area_type = _area(by_type, locate)
+    return Timeline(
+        incident_id=previous.incident_id or event.incident_id or "",
+        by_type=by_type,
+        by_unit=by_unit,
+        pathway=pathway,
+        triage_level=triage,
+        district_id=district_id,
+        area_type=area_type,
+        facts=_facts(by_type),
+        roles=roles,
+        ordered=tuple(ordered),
+    )
 
 
 def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
@@ -264,7 +306,7 @@ def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
         for role, kind in UNIT_ROLES.items()
         if by_type.get(kind)
     }
-    facts = _facts(by_type, ordered)
+    facts = _facts(by_type)
     district_id, area_type = _area(by_type, locate)
     incident = next((e.incident_id for e in ordered if e.incident_id), "")
     return Timeline(
@@ -315,10 +357,15 @@ def _area(by_type: dict[str, list[ev.Event]], locate: Locate | None) -> tuple[st
     return found
 
 
-def _facts(by_type: dict[str, list[ev.Event]], ordered: list[ev.Event]) -> frozenset[str]:
+# The event types with a `stemi` field.
+_STEMI_TYPES = tuple(t for t, cls in ev.EVENT_TYPES.items() if "stemi" in cls.__dataclass_fields__)
+
+
+def _facts(by_type: dict[str, list[ev.Event]]) -> frozenset[str]:
     facts: set[str] = set()
     diagnoses = {getattr(e, "diagnosis", "") for e in by_type.get("diagnosis.made", [])}
-    if "stemi" in diagnoses or any(getattr(e, "stemi", False) for e in ordered):
+    stemi = (e for k in _STEMI_TYPES for e in by_type.get(k, ()))
+    if "stemi" in diagnoses or any(getattr(e, "stemi", False) for e in stemi):
         facts.add("stemi")
     if diagnoses & {"ischemic_stroke", "hemorrhagic_stroke"}:
         facts.add("stroke")

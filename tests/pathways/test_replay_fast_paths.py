@@ -1,0 +1,325 @@
+"""The replay's fast paths say what the plain paths say: a gps.fix read for its time only
+(`parse_or_fix_time`), a timeline extended by a last event (`extend_timeline`), the engine's
+caches of open and ended incidents at any size, and a replay that skips the sweeps that cannot
+raise anything (checked against the plain replay loop, written out here)."""
+
+from __future__ import annotations
+
+import heapq
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pathways.engine as engine_module
+from pathways import events as ev
+from pathways.clock import WatermarkClock
+from pathways.compliance import Compliance
+from pathways.engine import Engine, IncidentState
+from pathways.outputs import to_json
+from pathways.quality import SourceClocks
+from pathways.replay import LineError, Replay
+from pathways.rulepack import load_pack
+from pathways.timeline import Timeline, build_timeline, extend_timeline
+from tests.pathways.factory import at, event, stemi_incident, unit
+from tests.pathways.test_engine_caches import extras, locate
+from tests.pathways.test_events_fast_path import FIX, ODD_VALUES
+from tests.pathways.test_multi_unit import sf_call
+from tests.pathways.test_order_independence import stroke_call
+
+PACK = load_pack("cn")
+
+
+# --- gps.fix read for its time only -----------------------------------------------------------
+
+
+def raw_fix(changes: dict[str, Any], dropped: set[str]) -> bytes:
+    obj = {k: v for k, v in {**FIX, **changes}.items() if k not in dropped}
+    try:
+        return json.dumps(obj, allow_nan=True).encode()
+    except (TypeError, ValueError):
+        return b"{"
+
+
+def agrees_with_parse(raw: bytes | str) -> None:
+    light = ev.parse_or_fix_time(raw)
+    full = ev.parse(raw)
+    if isinstance(light, tuple):
+        assert isinstance(full, ev.GpsFix)
+        assert light == (full.ts, full.source, full.unit_id)
+        assert light[0].utcoffset() == full.ts.utcoffset()
+        assert light[0].isoformat() == full.ts.isoformat()
+    else:
+        assert light == full
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(FIX)),
+        st.sampled_from(ODD_VALUES) | st.floats(allow_nan=True) | st.integers(-200, 400)
+        | st.sampled_from(["gps.fix", "call.received", "unit.available", 7]),
+        max_size=4,
+    ),
+    st.sets(st.sampled_from(sorted(FIX))),
+)
+def test_a_fix_read_for_its_time_agrees_with_parse(
+    changes: dict[str, Any], dropped: set[str]
+) -> None:
+    raw = raw_fix(changes, dropped)
+    agrees_with_parse(raw)
+    agrees_with_parse(raw.decode())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"  ", b"[1]", b"null", b'{"type": "gps.fix"', b"x" * (ev.MAX_EVENT_BYTES + 1),
+     b'{"a":' + b"[" * 3000 + b"]" * 3000 + b"}", ev.dumps(stemi_incident()[0]),
+     raw_fix({"ts": "2026-11-24 00:03:31"}, set()), raw_fix({}, {"ts"})],
+)
+def test_odd_lines_read_for_their_time_agree_with_parse(raw: bytes) -> None:
+    agrees_with_parse(raw)
+
+
+def test_a_plain_fix_is_read_for_its_time_only() -> None:
+    light = ev.parse_or_fix_time(raw_fix({}, set()))
+    assert isinstance(light, tuple)
+    assert light[1:] == (FIX["source"], FIX["unit_id"])
+
+
+# --- a timeline extended by one event ---------------------------------------------------------
+
+
+def shape(timeline: Timeline) -> dict[str, Any]:
+    """Everything a timeline says, with the key order of its groups."""
+    return {
+        "incident_id": timeline.incident_id,
+        "by_type": [(k, [e.event_id for e in v]) for k, v in timeline.by_type.items()],
+        "by_unit": [
+            (u, [(k, [e.event_id for e in v]) for k, v in kinds.items()])
+            for u, kinds in timeline.by_unit.items()
+        ],
+        "ordered": [e.event_id for e in timeline.ordered],
+        "attributes": (timeline.pathway, timeline.triage_level, timeline.district_id,
+                       timeline.area_type, timeline.facts, timeline.roles),
+    }
+
+
+def unique(events: list[ev.Event]) -> list[ev.Event]:
+    seen: dict[str, ev.Event] = {}
+    for e in events:
+        seen.setdefault(e.event_id, e)
+    return list(seen.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([stemi_incident(), sf_call(), stroke_call()]).flatmap(
+        lambda base: st.permutations(
+            unique(base + extras() + [event("gps.fix", 3, unit_id="A1", lat=31.2, lon=121.4)])
+        )
+    ),
+    st.booleans(),
+)
+def test_a_timeline_extended_one_event_at_a_time_is_the_timeline_built_at_once(
+    order: list[ev.Event], with_area: bool
+) -> None:
+    where = locate if with_area else None
+    timeline = build_timeline([], locate=where)
+    for count, e in enumerate(order, start=1):
+        timeline = extend_timeline(timeline, e, locate=where)
+        assert shape(timeline) == shape(build_timeline(order[:count], locate=where))
+
+
+def test_events_in_time_order_take_the_appending_path() -> None:
+    events = stemi_incident()
+    timeline = build_timeline(events[:3])
+    longer = extend_timeline(timeline, events[3])
+    # the groups the new event does not touch are shared, not copied
+    assert longer.by_type["call.received"] is timeline.by_type["call.received"]
+    assert shape(longer) == shape(build_timeline(events[:4]))
+
+
+# --- engine caches of any size ----------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 40), st.booleans()),
+        min_size=10,
+        max_size=60,
+    ),
+    st.integers(1, 3),
+    st.integers(1, 2),
+)
+def test_small_caches_change_nothing(
+    picks: list[tuple[str, int, bool]], open_limit: int, ended_limit: int
+) -> None:
+    """Interleaved incidents, each event applied to the incident's latest state or (as a
+    worker restoring an older copy might) to its first one."""
+    incidents = {
+        name: [*stemi_incident(name), event("incident.closed", 130, name)]
+        if name in "ab" else [*stroke_call(), *extras()]
+        for name in "abcd"
+    }
+    pools = {
+        name: [_moved(e, name) for e in events] for name, events in incidents.items()
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "_OPEN_INCIDENTS", open_limit)
+        patch.setattr(engine_module, "_ENDED_INCIDENTS", ended_limit)
+        warm = Engine(PACK, locate=locate)
+        warm_states: dict[str, IncidentState] = {}
+        cold_states: dict[str, IncidentState] = {}
+        firsts: dict[str, tuple[IncidentState, IncidentState]] = {}
+        for step, (name, index, stale) in enumerate(picks):
+            e = pools[name][index % len(pools[name])]
+            now = at(step * 3)
+            warm_state, cold_state = warm_states.get(name), cold_states.get(name)
+            if stale and name in firsts:
+                warm_state, cold_state = firsts[name]
+            warm_states[name], warm_out = warm.apply(warm_state, e, now)
+            cold_states[name], cold_out = Engine(PACK, locate=locate).apply(cold_state, e, now)
+            firsts.setdefault(name, (warm_states[name], cold_states[name]))
+            assert [to_json(o) for o in warm_out] == [to_json(o) for o in cold_out]
+            assert warm_states[name].to_json() == cold_states[name].to_json()
+            other = warm_states[min(warm_states)]
+            cold_other = cold_states[min(cold_states)]
+            assert warm.next_deadline(other, now) == Engine(PACK, locate).next_deadline(
+                cold_other, now
+            )
+            swept, alerts = warm.sweep(other, now)
+            cold_swept, cold_alerts = Engine(PACK, locate=locate).sweep(cold_other, now)
+            assert [to_json(o) for o in alerts] == [to_json(o) for o in cold_alerts]
+            warm_states[other.incident_id] = swept
+            cold_states[cold_other.incident_id] = cold_swept
+        assert len(warm._open) <= open_limit and len(warm._ended) <= ended_limit
+
+
+def _moved(e: ev.Event, incident: str) -> ev.Event:
+    """`e` as an event of `incident` (its id made unique to it)."""
+    obj = ev.to_json(e)
+    obj["incident_id"] = incident
+    obj["event_id"] = f"{incident}:{e.event_id}"
+    moved = ev.parse_object(obj)
+    assert isinstance(moved, ev.Event)
+    return moved
+
+
+# --- the replay against the plain replay loop -------------------------------------------------
+
+
+def plain_replay(lines: list[bytes]) -> tuple[list[Any], dict[str, IncidentState], Any]:
+    """The replay loop without its fast paths: every event parsed in full, the watermark read
+    before and after each event, every incident swept at the end."""
+    engine = Engine(PACK, locate=locate)
+    clock = WatermarkClock()
+    skew = SourceClocks(PACK.quality.skew_tolerance_s)
+    states: dict[str, IncidentState] = {}
+    wake: list[tuple[datetime, str]] = []
+    out: list[Any] = []
+
+    def keep(state: IncidentState, now: datetime) -> None:
+        states[state.incident_id] = state
+        moment = engine.next_deadline(state, now)
+        if moment is not None:
+            heapq.heappush(wake, (moment, state.incident_id))
+
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parsed = ev.parse(line)
+        if isinstance(parsed, ev.ParseError):
+            out.append(LineError(line_no, parsed.reason.value, parsed.detail))
+            continue
+        before = clock.now()
+        clock.observe(parsed.ts)
+        now = clock.now()
+        assert now is not None
+        if wake and wake[0][0] < now and (before is None or now > before):
+            while wake and wake[0][0] < now:
+                moment, incident_id = heapq.heappop(wake)
+                state, alerts = engine.sweep(states[incident_id], moment)
+                keep(state, moment)
+                out.extend(alerts)
+        alert = skew.observe(parsed, now)
+        if alert is not None:
+            out.append(alert)
+        if parsed.incident_id is None or parsed.TYPE in ("gps.fix", "unit.available"):
+            continue
+        state, applied = engine.apply(states.get(parsed.incident_id), parsed, now)
+        keep(state, now)
+        out.extend(applied)
+    final = clock.now()
+    if final is not None:
+        for incident_id in sorted(states):
+            state, alerts = engine.sweep(states[incident_id], final)
+            states[incident_id] = state
+            out.extend(alerts)
+    return out, states, final
+
+
+def fixes(unit_id: str, incident: str, count: int, skew_s: float) -> list[ev.Event]:
+    """A unit's fixes a minute apart from minute 1, stamped by a clock `skew_s` off."""
+    return [
+        event("gps.fix", 1 + i + skew_s / 60, incident, unit_id=unit_id, lat=31.2, lon=121.4,
+              event_id=f"{unit_id}:gps:{i}")
+        for i in range(count)
+    ]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[bytes]:
+    events: list[ev.Event] = [*stemi_incident("s"), event("incident.closed", 130, "s")]
+    events += [_moved(e, "k") for e in draw(st.sampled_from([sf_call(), stroke_call()]))]
+    events += [event("call.received", 2, "quiet"), unit("assigned", 3, "Q1", "quiet")]
+    events += [_moved(e, "x") for e in draw(st.lists(st.sampled_from(extras()), max_size=4))]
+    arrivals = [(e.ts, e) for e in events]
+    for unit_id in ("A1", "B2"):  # fixes arrive on time, stamped by a clock maybe off
+        skew = draw(st.sampled_from([0.0, 300.0, -300.0]))
+        sent = fixes(unit_id, "s", draw(st.integers(0, 25)), skew)
+        arrivals += [(e.ts - timedelta(seconds=skew), e) for e in sent]
+    arrivals.sort(key=lambda pair: pair[0])
+    lines = [ev.dumps(e) for _, e in arrivals]
+    for _ in range(draw(st.integers(0, 8))):  # duplicates, swaps, bad lines, time jumps
+        at_line = draw(st.integers(0, len(lines) - 1))
+        what = draw(st.sampled_from(["dup", "swap", "bad", "blank", "late", "jump"]))
+        if what == "dup":
+            lines.insert(at_line, lines[at_line])
+        elif what == "swap" and at_line + 1 < len(lines):
+            lines[at_line], lines[at_line + 1] = lines[at_line + 1], lines[at_line]
+        elif what == "bad":
+            lines.insert(at_line, draw(st.sampled_from(
+                [b"{", b"[]", raw_fix({"lat": 95.0}, set()), raw_fix({}, {"unit_id"})])))
+        elif what == "blank":
+            lines.insert(at_line, b"  ")
+        elif lines[at_line].startswith(b'{"event_id"'):  # an event's line
+            minutes = -90 if what == "late" else 400
+            obj = json.loads(lines[at_line])
+            moved = datetime.fromisoformat(obj["ts"]) + timedelta(minutes=minutes)
+            obj["ts"] = ev.format_timestamp(moved)
+            lines.insert(at_line, json.dumps(obj).encode())
+    return lines
+
+
+def _plain(item: Any) -> Any:
+    return str(item) if isinstance(item, LineError) else (type(item).__name__, to_json(item))
+
+
+@settings(max_examples=60, deadline=None)
+@given(streams())
+def test_the_replay_says_what_the_plain_replay_loop_says(lines: list[bytes]) -> None:
+    expected, states, final = plain_replay(lines)
+    run = Replay(Engine(PACK, locate=locate), Compliance(PACK))
+    got = list(run.run(lines))
+    assert [_plain(o) for o in got] == [_plain(o) for o in expected]
+    assert {k: s.to_json() for k, s in run.states.items()} == {
+        k: s.to_json() for k, s in states.items()
+    }
+    assert run.clock.now() == final
+    errors = sum(isinstance(o, LineError) for o in expected)
+    assert run.counts.errors == errors
