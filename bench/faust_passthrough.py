@@ -75,6 +75,7 @@ def measure(bootstrap: str, prefix: str, mode: str, events: int, folder: Path,
     topics.create_topics(bootstrap, prefix=prefix, names=[OUTPUT_TOPIC])
     app_id = f"{prefix}faust-{mode}"
     result = folder / f"faust-{mode}.json"
+    result.unlink(missing_ok=True)  # from an earlier run in the same folder
     with (folder / f"faust-{mode}.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, __file__, bootstrap, prefix, app_id, mode, str(events),

@@ -98,3 +98,17 @@ def test_values_sent_into_a_resumed_delivery_reach_it() -> None:
         return log
 
     assert asyncio.run(scenario()) == ["slept"]
+
+
+def test_other_tasks_run_between_two_inline_deliveries() -> None:
+    """Faust's loop gives every message its own turn: a rebalance's callbacks come between."""
+
+    async def scenario() -> list[str]:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        log: list[str] = []
+        asyncio.get_running_loop().call_soon(log.append, "rebalance callback")
+        await deliver(_put(queue, 1, log), asyncio.Event(), WaitFirst())
+        await deliver(_put(queue, 2, log), asyncio.Event(), WaitFirst())
+        return log
+
+    assert asyncio.run(scenario()) == ["put 1", "rebalance callback", "put 2"]
