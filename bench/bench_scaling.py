@@ -39,6 +39,7 @@ from pathways.replay import Replay
 from pathways.rulepack import load_pack
 from streams import feeds
 from streams.agents import INCIDENT_SIDE, UNIT_SIDE, Ingest, home
+from streams.cli import fewer_gc_passes
 from streams.clock import PartitionClock, WatermarkClock
 from streams.incident_agent import IncidentDesk
 from streams.ingest import DeadLetterPolicy, Origin
@@ -244,6 +245,7 @@ def main() -> None:
     parser.add_argument("--no-worker", action="store_true", help="engine path only")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    fewer_gc_passes()  # as `pathwatch worker` and `pathwatch replay` run
     events = 5_000 if args.quick else args.events
     sizes = [int(x) for x in args.units.split(",")]
     rows = []
