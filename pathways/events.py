@@ -541,12 +541,9 @@ def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
     """`parse`, except that a plainly valid gps.fix comes back as its `FixTime` without
     building the GpsFix (the offline replay reads nothing else of a fix). Whatever `parse`
     would reject or word differently goes through `parse`'s own path."""
-    if len(raw) > MAX_EVENT_BYTES:
-        return ParseError(Reason.TOO_LARGE, f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return ParseError(Reason.INVALID_JSON, str(exc)[:200])
+    obj = _loads(raw)
+    if isinstance(obj, ParseError):
+        return obj
     if type(obj) is dict and obj.get("type") == "gps.fix":
         plain = _plain_fix(obj)
         if plain is not None:
@@ -559,13 +556,18 @@ def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
 
 def parse(raw: bytes | str) -> Event | ParseError:
     """Decode and validate one message of the contract; never raises."""
+    obj = _loads(raw)
+    return obj if isinstance(obj, ParseError) else parse_object(obj)
+
+
+def _loads(raw: bytes | str) -> object:
+    """The message's JSON value, or the ParseError saying why there is none."""
     if len(raw) > MAX_EVENT_BYTES:
         return ParseError(Reason.TOO_LARGE, f"{len(raw)} bytes > {MAX_EVENT_BYTES}")
     try:
-        obj = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return ParseError(Reason.INVALID_JSON, str(exc)[:200])
-    return parse_object(obj)
 
 
 def parse_object(obj: object) -> Event | ParseError:
