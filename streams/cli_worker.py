@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from streams.cli import add_bootstrap_argument, fewer_gc_passes, settings_from
 
 log = logging.getLogger(__name__)
+SHUTDOWN_TIMEOUT_S = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +46,9 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--datadir", type=Path, default=None,
                         help="Faust data folder (default: $PATHWATCH_HOME/faust)")
     worker.add_argument("--log-level", default="info", help="debug, info, warning (default)")
+    worker.add_argument("--shutdown-timeout", type=float, default=SHUTDOWN_TIMEOUT_S,
+                        help="seconds a stop (SIGTERM/SIGINT) may take before the worker exits "
+                             "anyway, e.g. when Kafka is unreachable (default: 30)")
     worker.set_defaults(func=run)
 
 
@@ -86,22 +92,44 @@ def run(args: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     app = create_app(settings, clock=clock_named(args.clock), registry=registry, options=options)
     _attach_web(app, registry, options, settings)
-    faust_worker(app, args.log_level).execute_from_commandline()
+    faust_worker(app, args.log_level, args.shutdown_timeout).execute_from_commandline()
     return 0
 
 
-def faust_worker(app: Any, log_level: str) -> Any:
-    """Faust's worker without its terminal spinner: to spin on every log record, the spinner
-    sets the root logger to DEBUG, so every debug call in Faust and aiokafka built a record
-    (~2 per input event) that the handler then dropped."""
+def faust_worker(app: Any, log_level: str, shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S
+                 ) -> Any:
+    """Faust's worker, without its terminal spinner (to spin on every log record it sets the
+    root logger to DEBUG, so every debug call in Faust and aiokafka built a record, ~2 per
+    input event, that the handler then dropped), and with a bounded stop."""
     import faust
 
     from streams.logs import logging_config
 
-    worker = faust.Worker(app, loglevel=log_level.upper(), quiet=True,
-                          logging_config=logging_config(log_level.upper()))
+    class Worker(faust.Worker):  # type: ignore[misc]
+        def _schedule_shutdown(self, signal: Any) -> None:
+            # Faust's stop commits and flushes, and waits for Kafka as long as it takes: with
+            # Kafka unreachable it never ended. At-least-once makes leaving safe: what was not
+            # committed is read again at the next start.
+            if not self._signal_stop_time:
+                _exit_after(shutdown_timeout_s)
+            super()._schedule_shutdown(signal)
+
+    worker = Worker(app, loglevel=log_level.upper(), quiet=True,
+                    logging_config=logging_config(log_level.upper()))
     worker.spinner = None
     return worker
+
+
+def _exit_after(seconds: float) -> None:
+    def leave() -> None:
+        log.error("stop took longer than %.0f s (Kafka unreachable?); exiting; input not "
+                  "committed is read again at the next start", seconds,
+                  extra={"event": "shutdown_timeout", "seconds": seconds})
+        os._exit(1)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
 
 
 def _attach_web(app: Any, registry: Any, options: Any, settings: Any) -> None:

@@ -122,3 +122,31 @@ def test_broker_restart_loses_nothing(tmp_path: Path) -> None:
 @pytest.mark.soak
 def test_broker_crash_sigkill_loses_nothing(tmp_path: Path) -> None:
     _restart_run(tmp_path, hard=True)
+
+
+def test_a_worker_told_to_stop_while_kafka_is_down_exits_within_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """Faust's stop commits and flushes, waiting for Kafka as long as it takes: without a bound
+    a worker stopped (SIGTERM) during an outage never exited."""
+    broker = Broker(tmp_path / "kafka", *free_ports(2))
+    broker.start(timeout=120, tie_to_parent=True)
+    worker = Worker(broker.bootstrap, f"stop-{uuid.uuid4().hex[:8]}", "stop.", tmp_path,
+                    extra=("--shutdown-timeout", "5"))
+    try:
+        worker.start().wait_ready(60)
+        broker.stop()
+        time.sleep(2.0)
+        assert worker.proc is not None
+        worker.proc.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
+        worker.proc.wait(40)
+        took = time.monotonic() - asked
+    finally:
+        worker.kill()
+        broker.stop()
+    harness.record_figures("stop_while_kafka_down", exit_s=round(took, 1),
+                           exit_code=worker.proc.returncode)
+    assert took < 20, took
+    if worker.proc.returncode != 0:  # left by the timeout: it says so
+        assert '"event":"shutdown_timeout"' in worker.log_text()
