@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from pathways import events as ev
 from streams import topics as names
+from tests.e2e.pages import wait_until
 
 VIEWPORT = {"width": 1920, "height": 1080}
 SCENE = (30.9517, 117.0495)  # inside urban district D01
@@ -119,7 +120,7 @@ def test_live_worker_screens(browser: Any, stack: Stack, artifacts: Path) -> Non
     x0 = float(wall.locator(f'#map g.unit[data-unit-id="{unit}"]').get_attribute("data-x"))
 
     board = signed_in(browser, stack, stack.tokens.hospitals["H01"], "/hospitals/H01")
-    board.wait_for_function("document.querySelector('#feed').textContent === 'LIVE'")
+    wait_until(board, "document.querySelector('#feed').textContent === 'LIVE'")
     board.evaluate("""() => {
         window.cardSeenAt = null;
         new MutationObserver(() => {
@@ -150,7 +151,7 @@ def test_live_worker_screens(browser: Any, stack: Stack, artifacts: Path) -> Non
         time.sleep(0.5)
 
     produced = _first_prealert(consumer, incident, timeout=30)
-    board.wait_for_function("window.cardSeenAt !== null", timeout=10000)
+    wait_until(board, "window.cardSeenAt !== null", timeout_ms=10000)
     latency_s = board.evaluate("window.cardSeenAt") / 1000 - produced["timestamp_s"]
     assert produced["value"]["state"] == "new" and produced["value"]["hospital_id"] == "H01"
     print(f"\npre-alert on the ED board {latency_s * 1000:.0f} ms after the worker produced it")
@@ -166,11 +167,11 @@ def test_live_worker_screens(browser: Any, stack: Stack, artifacts: Path) -> Non
         timeout=10000
     )
 
-    wall.wait_for_function(
-        f"(x) => parseFloat(document.querySelector('#map g.unit[data-unit-id=\"{unit}\"]')"
+    wait_until(
+        wall, f"(x) => parseFloat(document.querySelector('#map g.unit[data-unit-id=\"{unit}\"]')"
         ".dataset.x) > x",
         arg=x0,
-        timeout=10000,
+        timeout_ms=10000,
     )
     assert since.text_content() != first_since
     wall.wait_for_timeout(1200)

@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.pages import wait_until
+
 VIEWPORT = {"width": 1920, "height": 1080}
 
 
@@ -87,11 +89,11 @@ def test_wall_display_units_move_and_clocks_count(
             )
         )
         time.sleep(0.5)
-    page.wait_for_function(
-        "([x]) => parseFloat("
+    wait_until(
+        page, "([x]) => parseFloat("
         "document.querySelector('#map g.unit[data-unit-id=\"A01\"]').dataset.x) > x",
         arg=[before[0]],
-        timeout=5000,
+        timeout_ms=5000,
     )
     after = unit_position(page, "A01")
     assert after[0] > before[0] and after[1] < before[1]  # east and north on the map
@@ -140,8 +142,9 @@ def test_ed_board_prealert_countdown_and_acknowledgement(
 
     countdown = card.locator(".eta")
     first = countdown.text_content()
-    board.wait_for_function(
-        "(t) => document.querySelector('.card .eta').textContent !== t", arg=first, timeout=3000
+    wait_until(
+        board, "(t) => document.querySelector('.card .eta').textContent !== t", arg=first,
+        timeout_ms=3000,
     )
     assert first.count(":") == 1 and first.startswith(("7:", "8:"))
     assert "CATH LAB" in card.text_content() and "ED BYPASS" in card.text_content()
@@ -171,7 +174,7 @@ def test_ed_board_prealert_countdown_and_acknowledgement(
 
 def test_stale_state_when_the_feed_stops(browser: Any, screens: Any, artifacts: Path) -> None:
     page = signed_in(browser, screens, screens.tokens.hospitals["H02"], "/hospitals/H02")
-    page.wait_for_function("document.querySelector('#feed').textContent === 'LIVE'")
+    wait_until(page, "document.querySelector('#feed').textContent === 'LIVE'")
     screens.stop()
     stopped = time.monotonic()
     page.wait_for_selector("body.stale", timeout=10000)
