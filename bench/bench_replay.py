@@ -7,8 +7,8 @@
    `pathwatch replay --region demo` builds it), and as that command (a subprocess:
    start-up, file reading and the final report included; its CPU time shows it uses one core).
 3. Stage profile of the replay: each stage's function is wrapped with a timer (decode =
-   `pathways.events.parse_or_fix_time`, timeline = `build_timeline`, intervals = `measure` and
-   the rest of `Engine.apply`, deadlines = `deadline_alerts`/`next_deadline`/`Engine.sweep`,
+   `pathways.events.parse_or_fix_time`, timeline = `build_timeline`, intervals = the rest of
+   `Engine.apply`, deadlines = `deadline_alerts`/`next_deadline`/`Engine.sweep`,
    quality = source clock skew, compliance = `Compliance.add`); "replay loop" is the remainder.
 4. Geo, per GPS fix, as the worker's unit side does it (the replay does not look at fixes):
    `geo.geofence.step` with the incident's fence plus `Region.locate`, one fix at a time,
@@ -135,14 +135,12 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
     engine = new_engine()
     replay = Replay(engine, Compliance(engine.pack))
     saved = {name: getattr(engine_module, name) for name in
-             ("build_timeline", "extend_timeline", "measure", "deadline_alerts",
-              "next_deadline")}
+             ("build_timeline", "extend_timeline", "deadline_alerts", "next_deadline")}
     saved_parse = ev.parse_or_fix_time
     try:
         ev.parse_or_fix_time = timer.wrap("decode", ev.parse_or_fix_time)
         engine_module.build_timeline = timer.wrap("timeline", saved["build_timeline"])
         engine_module.extend_timeline = timer.wrap("timeline", saved["extend_timeline"])
-        engine_module.measure = timer.wrap("intervals", saved["measure"])
         engine_module.deadline_alerts = timer.wrap("deadlines", saved["deadline_alerts"])
         engine_module.next_deadline = timer.wrap("deadlines", saved["next_deadline"])
         engine.apply = timer.wrap("intervals", engine.apply)  # type: ignore[method-assign]

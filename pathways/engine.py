@@ -18,7 +18,7 @@ from typing import Any
 
 from pathways import events as ev
 from pathways.deadlines import deadline_alerts, next_deadline
-from pathways.intervals import IntervalValue, measure, measured_views
+from pathways.intervals import IntervalValue, measured_views
 from pathways.outputs import Alert, IntervalRecord
 from pathways.quality import conflict_alert, future_alert, interval_quality_alerts
 from pathways.rulepack import RulePack
@@ -223,10 +223,6 @@ class Engine:
     def next_deadline(self, state: IncidentState, now: datetime) -> datetime | None:
         """When a sweep of this incident could next raise an alert (for timers), if ever."""
         return next_deadline(self.timeline(state), self.pack, now)
-
-    def intervals(self, state: IncidentState) -> list[IntervalValue]:
-        """The current (unrevisioned) intervals of the incident."""
-        return measure(self.timeline(state), self.pack, state.future)
 
     # --- internals ------------------------------------------------------------------------
 

@@ -273,7 +273,6 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
         by_unit = dict(by_unit)
         of_unit = by_unit[event.unit_id] = dict(by_unit.get(event.unit_id, {}))
         of_unit[kind] = [*of_unit.get(kind, ()), event]
-    roles = {role: by_type[k][0].unit_id or "" for role, k in UNIT_ROLES.items() if k in by_type}
     pathway, triage = previous.pathway, previous.triage_level
     if kind in _PATHWAY_TYPES:
         pathway, triage = _pathway(ordered), _triage(ordered)
@@ -289,7 +288,7 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
         district_id=district_id,
         area_type=area_type,
         facts=_facts(by_type),
-        roles=roles,
+        roles=_roles(by_type),
         ordered=tuple(ordered),
     )
 
@@ -301,11 +300,6 @@ def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
         by_type[event.TYPE].append(event)
         if event.unit_id and event.TYPE.startswith("unit."):
             by_unit[event.unit_id][event.TYPE].append(event)
-    roles = {
-        role: by_type[kind][0].unit_id or ""
-        for role, kind in UNIT_ROLES.items()
-        if by_type.get(kind)
-    }
     facts = _facts(by_type)
     district_id, area_type = _area(by_type, locate)
     incident = next((e.incident_id for e in ordered if e.incident_id), "")
@@ -318,7 +312,7 @@ def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
         district_id=district_id,
         area_type=area_type,
         facts=facts,
-        roles=roles,
+        roles=_roles(by_type),
         ordered=tuple(ordered),
     )
 
@@ -359,6 +353,12 @@ def _area(by_type: dict[str, list[ev.Event]], locate: Locate | None) -> tuple[st
 
 # The event types with a `stemi` field.
 _STEMI_TYPES = tuple(t for t, cls in ev.EVENT_TYPES.items() if "stemi" in cls.__dataclass_fields__)
+
+
+def _roles(by_type: dict[str, list[ev.Event]]) -> dict[str, str]:
+    """Each unit role's unit: the unit of the role's first event."""
+    return {role: by_type[kind][0].unit_id or "" for role, kind in UNIT_ROLES.items()
+            if by_type.get(kind)}
 
 
 def _facts(by_type: dict[str, list[ev.Event]]) -> frozenset[str]:
