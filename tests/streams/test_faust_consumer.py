@@ -1,12 +1,13 @@
 """`deliver`: a delivery that does not block runs inline; one that blocks is waited for exactly
-as Faust's `wait_first` waits: until it completes, or until the flow is suspended."""
+as Faust's `wait_first` waits: until it completes, or until the flow is suspended.
+`InputGate`: input waits, after an assignment, until the flow resumes after the recovery's seek."""
 
 import asyncio
 from typing import Any
 
 import pytest
 
-from streams.faust_consumer import deliver
+from streams.faust_consumer import InputGate, deliver
 
 
 class WaitFirst:
@@ -112,3 +113,63 @@ def test_other_tasks_run_between_two_inline_deliveries() -> None:
         return log
 
     assert asyncio.run(scenario()) == ["put 1", "rebalance callback", "put 2"]
+
+
+# --- the input gate: Faust's recovery order after an assignment (faust/tables/recovery.py) --
+
+
+def _apply(gate: InputGate, step: str) -> None:
+    if step == "rebalance":
+        gate.rebalance()
+    elif step == "flow resumed":
+        gate.flow_resumed()
+    else:
+        gate.sought(inputs_paused=step == "seek, inputs paused")
+
+
+def _gate_after(*steps: str) -> bool:
+    gate = InputGate()
+    for step in steps:
+        _apply(gate, step)
+    return gate.is_open()
+
+
+RECOVERY = ("rebalance", "flow resumed",  # the changelogs are read, the inputs still paused
+            "seek, inputs resumed", "flow resumed")  # the buffers are emptied, then resumed
+
+
+def test_input_is_held_until_the_flow_resumes_after_the_seek() -> None:
+    assert not _gate_after()
+    for step in range(1, len(RECOVERY)):
+        assert not _gate_after(*RECOVERY[:step]), RECOVERY[:step]
+    assert _gate_after(*RECOVERY)
+
+
+def test_a_seek_while_the_inputs_are_paused_does_not_open_it() -> None:
+    # Faust's getmany seeks when called with the flow stopped, mid-rebalance
+    assert not _gate_after("rebalance", "seek, inputs paused", "flow resumed")
+
+
+def test_a_rebalance_closes_it_until_its_own_seek() -> None:
+    assert not _gate_after(*RECOVERY, "rebalance", "flow resumed")
+    assert _gate_after(*RECOVERY, *RECOVERY)
+
+
+def test_a_waiting_message_goes_once_the_gate_opens() -> None:
+    async def scenario() -> list[str]:
+        gate, log = InputGate(), []
+
+        async def drain() -> None:
+            await gate.wait()
+            log.append("delivered")
+
+        task = asyncio.ensure_future(drain())
+        for step in RECOVERY[:-1]:
+            _apply(gate, step)
+            await asyncio.sleep(0)
+            log.append(f"after {step}")
+        gate.flow_resumed()
+        await task
+        return log
+
+    assert asyncio.run(scenario())[-2:] == ["after seek, inputs resumed", "delivered"]
