@@ -191,22 +191,11 @@ def _closed_late(view: RuleView) -> Deadline | None:
     return Deadline(view.rule.name, "interval", start.ts, None, due, target)
 
 
-def measure(
-    timeline: Timeline, pack: RulePack, future: Set[str] = frozenset()
-) -> list[IntervalValue]:
-    """Every interval of the pack that applies to the pathway and has both milestones."""
-    return [
-        IntervalValue(view.rule.name, view.start, view.end, view.target_s, flags, timeline)
-        for view, flags in measured_views(timeline, pack, future)
-        if view.start is not None and view.end is not None
-    ]
-
-
 def measured_views(
     timeline: Timeline, pack: RulePack, future: Set[str] = frozenset()
 ) -> Iterator[tuple[RuleView, tuple[str, ...]]]:
-    """What `measure` measures, before making values of it: the view of each interval that
-    applies and has both milestones, with the interval's quality flags."""
+    """The view of each interval of the pack that applies to the pathway and has both
+    milestones, with the interval's quality flags."""
     for view in rule_views(timeline, pack):
         start, end = view.start, view.end
         if not view.applies or start is None or end is None:

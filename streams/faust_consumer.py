@@ -8,7 +8,7 @@
    (a no-op: the position already was the committed offset) they are never fetched again: the
    worker goes on past them. Measured in tests/reliability/test_worker_crash.py: events fed
    while the worker was down (a `call.received`, an `ecg.acquired`) never reached the table,
-   in 3 of 5 runs. Here an input message is not delivered until the flow resumes after that
+   in 4 of 6 runs. Here an input message is not delivered until the flow resumes after that
    seek (`InputGate`); a message fetched before it waits, and is delivered after the buffers
    are emptied. Changelog messages (the recovery itself) are never held.
 
@@ -72,9 +72,10 @@ class _Resumed(Awaitable[Any]):
 
 
 class InputGate:
-    """Whether input messages may be delivered: closed from an assignment until Faust's
-    recovery has sought the resumed input partitions to their committed offsets and then
-    resumed the flow (which empties the stream buffers). Changelog messages never wait."""
+    """Whether input messages may be delivered: closed from a rebalance (revocation or
+    assignment) until Faust's recovery has sought the resumed input partitions to their
+    committed offsets and then resumed the flow (which empties the stream buffers). Changelog
+    messages never wait."""
 
     def __init__(self) -> None:
         self._open = asyncio.Event()
