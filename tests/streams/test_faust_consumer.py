@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.faust_consumer import InputGate, deliver
+from streams.faust_consumer import Consumer, InputGate, deliver, never_committed
 
 
 class WaitFirst:
@@ -173,3 +173,31 @@ def test_a_waiting_message_goes_once_the_gate_opens() -> None:
         return log
 
     assert asyncio.run(scenario())[-2:] == ["after seek, inputs resumed", "delivered"]
+
+
+class _Thread:
+    """The consumer thread's two seeks, as aiokafka does them: no move without a commit."""
+
+    def __init__(self, committed: dict[str, int | None]) -> None:
+        self.committed = committed
+        self.to_beginning: list[str] = []
+
+    async def seek_to_committed(self) -> dict[str, int | None]:
+        return self.committed
+
+    async def seek_to_beginning(self, *partitions: str) -> None:
+        self.to_beginning.extend(partitions)
+
+
+def test_the_seek_rewinds_input_partitions_nothing_was_committed_on() -> None:
+    committed = {"calls-0": 12, "calls-1": None, "units-0": 0, "incidents-changelog-0": None}
+    consumer = Consumer.__new__(Consumer)  # only the seek: no Faust service behind it
+    consumer._thread = _Thread(committed)  # type: ignore[assignment]
+    consumer._is_changelog = lambda tp: "changelog" in tp  # type: ignore[method-assign]
+    assert asyncio.run(consumer.seek_to_committed()) == committed
+    assert consumer._thread.to_beginning == ["calls-1", "units-0"]  # type: ignore[attr-defined]
+
+
+def test_never_committed_leaves_changelogs_and_committed_partitions() -> None:
+    assert never_committed({"a": 5, "b": None, "c": 0, "log": None}, lambda tp: tp == "log") == [
+        "b", "c"]
