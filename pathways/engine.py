@@ -12,14 +12,14 @@ same object; `now` is always passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from pathways import events as ev
 from pathways.deadlines import deadline_alerts, next_deadline
 from pathways.intervals import IntervalValue, measured_views
-from pathways.outputs import Alert, IntervalRecord
+from pathways.outputs import Alert, IntervalRecord, interval_from_json
 from pathways.quality import conflict_alert, future_alert, interval_quality_alerts
 from pathways.rulepack import RulePack
 from pathways.timeline import Timeline, build_timeline, extend_timeline
@@ -321,25 +321,16 @@ def _fingerprint(record: IntervalRecord) -> dict[str, Any]:
 
 def _withdrawn(incident_id: str, name: str, last: dict[str, Any]) -> IntervalRecord:
     """An interval that no longer applies: its last values, flagged `withdrawn`."""
-    body = dict(last["body"])
-    record = IntervalRecord(
-        incident_id=incident_id,
-        interval=name,
-        start_ts=ev.parse_timestamp(body["start_ts"]),
-        end_ts=ev.parse_timestamp(body["end_ts"]),
-        seconds=float(body["seconds"]),
-        target_s=body.get("target_s"),
-        met=None,
-        pathway=str(body.get("pathway", "other")),
-        triage_level=body.get("triage_level"),
-        district_id=body.get("district_id"),
-        area_type=body.get("area_type"),
-        hospital_id=body.get("hospital_id"),
-        unit_id=body.get("unit_id"),
-        revision=int(last["revision"]) + 1,
-        quality_flags=(*body.get("quality_flags", []), "withdrawn"),
-    )
-    return record
+    sent = interval_from_json({**last["body"], "incident_id": incident_id, "interval": name,
+                               "revision": int(last["revision"]) + 1})
+    return replace(sent, met=None, quality_flags=(*sent.quality_flags, "withdrawn"))
+
+
+def emitted_intervals(state: IncidentState) -> list[IntervalRecord]:
+    """The latest record of each interval as it was sent (revision and body): what a reader
+    of the intervals knows of the incident once everything sent has reached it."""
+    return [interval_from_json({**last["body"], "revision": int(last["revision"])})
+            for last in state.emitted.values()]
 
 
 def _remember(

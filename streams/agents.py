@@ -206,7 +206,9 @@ class _Wiring:
             return
         if not isinstance(item, feeds.Tick):
             self.progress["incident_messages"] += 1
-        await self.incidents.handle(item, message.partition, _StrKeys(self.incident_table))
+        position = (f"{message.topic}:{message.partition}", message.offset)
+        await self.incidents.handle(item, message.partition, _StrKeys(self.incident_table),
+                                    position)
 
     async def _item(self, message: Any, side: str) -> feeds.Envelope | None:
         """The message's envelope or input event if this partition owns it; None when it was

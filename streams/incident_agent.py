@@ -1,8 +1,9 @@
 """The incident side: per `incident_id`, the engine state, the pre-alert book and the ETA.
 
 Every decision is a call into `pathways` (engine, pre-alert lifecycle, destination policy) or
-`geo` (candidates); this module keeps the table record, sends outputs, then stores the record,
-so a crash between the two repeats outputs (same ids) rather than losing them.
+`geo` (candidates); this module keeps the table record, sends outputs, then stores the record.
+Both are produced without waiting, so a killed worker may leave the record in Kafka without
+the outputs; a message read again after a restart then sends the intervals again.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from pathways import prealerts
 from pathways.deadlines import next_deadline
 from pathways.destination import ClinicalFacts, HospitalAvailability, recommend
 from pathways.due import DueIndex
-from pathways.engine import Engine, IncidentState
+from pathways.engine import Engine, IncidentState, emitted_intervals
 from pathways.outputs import Alert, IntervalRecord
 from pathways.timeline import Timeline
 from streams.clock import PartitionClock
 from streams.feeds import Envelope, EtaUpdate, Tick, UnitTargets, partition_of
-from streams.incident_record import IncidentRecord
+from streams.incident_record import IncidentRecord, Position
 from streams.logs import ref
 from streams.sinks import Sink
 from streams.telemetry import Telemetry
@@ -58,8 +59,10 @@ class IncidentDesk:
     _status_of: dict[str, ev.HospitalStatus] = field(default_factory=dict)
 
     async def handle(
-        self, item: Envelope, partition: int, table: MutableMapping[str, Any]
+        self, item: Envelope, partition: int, table: MutableMapping[str, Any],
+        position: Position | None = None,
     ) -> None:
+        """`position`: where the message came from (to tell a redelivery from a duplicate)."""
         if partition not in self._due:
             self._index(table)
         if isinstance(item, Tick):
@@ -80,17 +83,20 @@ class IncidentDesk:
         if isinstance(item, EtaUpdate):
             await self._eta(item, partition, table)
         else:
-            await self._event(item, partition, table)
+            await self._event(item, partition, table, position)
 
     # --- events ---------------------------------------------------------------------------
 
     async def _event(
-        self, event: ev.Event, partition: int, table: MutableMapping[str, Any]
+        self, event: ev.Event, partition: int, table: MutableMapping[str, Any],
+        position: Position | None,
     ) -> None:
         incident_id = event.incident_id or ""
         record = self._load(table, incident_id)
         if record.state.events.get(event.event_id) == event:
-            return  # a redelivery: nothing changes, nothing is sent
+            if record.read_before(position):
+                await self._send_again(record)
+            return  # a duplicate: nothing changes
         now = self._now(partition, event.ts)
         held = self._deadlines_held()
         state, outputs = self.engine.apply(record.state, event, now, hold_deadlines=held)
@@ -99,7 +105,19 @@ class IncidentDesk:
         timeline = self.engine.timeline(record.state)
         await self._share_targets(record, timeline)
         await self._prealert(record, timeline, at=event.ts, now=now)
+        record.took(position)
         self._store(record, timeline, now, partition, table)
+
+    async def _send_again(self, record: IncidentRecord) -> None:
+        """A message read again after a restart, whose event the stored record already holds.
+        The record's changelog write may have reached Kafka while what the event sent did not
+        (the producer's batches to different partitions land independently; a worker killed
+        in between keeps one and loses the other), so the intervals are sent again as they
+        stand: same revisions and bodies, a reader keeps one. Alerts and pre-alert steps are
+        not kept whole in the record, so they cannot be; nor are unit targets, which would
+        re-attach a unit that has moved on (RELIABILITY.md, open items)."""
+        for interval in emitted_intervals(record.state):
+            await self.sink.interval(interval)
 
     async def _eta(
         self, update: EtaUpdate, partition: int, table: MutableMapping[str, Any]
@@ -300,6 +318,7 @@ class IncidentDesk:
     ) -> None:
         index = self._due.setdefault(partition, DueIndex())
         pending = index.get(record.incident_id)
+        due: datetime | None
         if self._deadlines_held() or (pending is not None and pending <= now):
             due = now  # not judged yet (held during a catch-up): the next sweep does it
         else:

@@ -13,6 +13,9 @@ from pathways import events as ev
 from pathways import prealerts
 from pathways.engine import IncidentState
 
+# where a message came from: ("topic:partition", offset)
+Position = tuple[str, int]
+
 
 @dataclass(slots=True)
 class IncidentRecord:
@@ -25,6 +28,22 @@ class IncidentRecord:
     advice: prealerts.Advice | None = None
     advice_basis: str | None = None
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "topic:partition" -> offset of the last message from there that changed this record
+    read: dict[str, int] = field(default_factory=dict)
+
+    def read_before(self, position: Position | None) -> bool:
+        """Whether the message at `position` is one this record has already taken in: read
+        again after a restart (its offset was not committed), not a duplicate in the input,
+        which comes at a later offset."""
+        if position is None:
+            return False
+        last = self.read.get(position[0])
+        return last is not None and position[1] <= last
+
+    def took(self, position: Position | None) -> None:
+        if position is not None:
+            source, offset = position
+            self.read[source] = max(offset, self.read.get(source, offset))
 
     @classmethod
     def load(cls, value: dict[str, Any] | None, incident_id: str) -> IncidentRecord:
@@ -44,6 +63,7 @@ class IncidentRecord:
             ),
             advice_basis=value.get("advice_basis"),
             targets=dict(value.get("targets", {})),
+            read=dict(value.get("read", {})),
         )
 
     def dump(self, due: datetime | None) -> dict[str, Any]:
@@ -59,6 +79,7 @@ class IncidentRecord:
             },
             "advice_basis": self.advice_basis,
             "targets": self.targets,
+            "read": self.read,
             "due": None if due is None else ev.format_timestamp(due),
         }
 

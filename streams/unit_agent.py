@@ -63,6 +63,7 @@ class UnitDesk:
     async def _status(self, event: ev.Event, table: MutableMapping[str, Any]) -> None:
         unit = self.current(table, event.unit_id or "")
         if _seen(unit, event.event_id):
+            await self._forward_again(event, unit)
             return
         self.clock.observe(event.ts)
         if event.incident_id:  # forward first: at-least-once, the incident side dedupes
@@ -74,6 +75,19 @@ class UnitDesk:
         self._write(table, event.unit_id or "", unit, event.ts)
         if event.TYPE == "unit.left_scene":
             await self._maybe_eta(unit, table_key=event.unit_id or "", table=table)
+
+    async def _forward_again(self, event: ev.Event, unit: dict[str, Any]) -> None:
+        """A status the table already holds: read again after a restart, or a duplicate. Its
+        forward may not have reached Kafka though the table's changelog write did (the
+        producer's batches to different partitions land independently; a worker killed in
+        between keeps one and loses the other), so it is forwarded again, and a departure's
+        ETA with it. The incident side drops what it already has."""
+        if event.incident_id:
+            await self.to_incident(event.incident_id, event)
+        if event.TYPE == "unit.left_scene":
+            update = _eta(self.region, unit, event.unit_id or "")
+            if update is not None and update.incident_id == event.incident_id:
+                await self.to_incident(update.incident_id, update)
 
     async def _targets(self, item: UnitTargets, table: MutableMapping[str, Any]) -> None:
         unit = self.current(table, item.unit_id)

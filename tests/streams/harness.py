@@ -22,6 +22,7 @@ from streams import feeds
 from streams.agents import Ingest
 from streams.clock import Clock, PartitionClock, WatermarkClock
 from streams.incident_agent import IncidentDesk
+from streams.incident_record import Position
 from streams.ingest import DeadLetterPolicy, Origin
 from streams.sinks import ListSink
 from streams.telemetry import NoTelemetry
@@ -75,6 +76,8 @@ class MemoryPipeline:
                                       self.sink, self.telemetry, self.queues.to_unit, PARTITIONS)
         self.unit_table: dict[str, Any] = {}
         self.incident_table: dict[str, Any] = {}
+        # the incident feed as a topic: (partition, message, its position), in offset order
+        self.incident_feed: list[tuple[int, bytes, Position]] = []
         self._offset = 0
         self._wall = 0.0
 
@@ -102,7 +105,18 @@ class MemoryPipeline:
                 await self.units.handle(feeds.decode(raw), self.unit_table)
             if self.queues.incident:
                 partition, raw = self.queues.incident.popleft()
-                await self.incidents.handle(feeds.decode(raw), partition, self.incident_table)
+                position = (f"incident-feed:{partition}", len(self.incident_feed))
+                self.incident_feed.append((partition, raw, position))
+                await self.incidents.handle(feeds.decode(raw), partition, self.incident_table,
+                                            position)
+
+    async def read_incident_feed_again(self) -> None:
+        """What a restarted worker does with input it had read but not committed: every
+        incident feed message again, at its own offset (a redelivery, not a duplicate)."""
+        for partition, raw, position in list(self.incident_feed):
+            await self.incidents.handle(feeds.decode(raw), partition, self.incident_table,
+                                        position)
+            await self.drain()
 
     async def finish(self) -> None:
         """End of stream: partitions go idle and follow the worker's watermark."""

@@ -148,3 +148,21 @@ def test_an_eta_counts_from_the_latest_fix_once_the_unit_moves() -> None:
     path = gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 0.5, LEFT_SCENE_MIN + 3)
     desk.send(path[:3])
     assert etas(desk)[-1].at == path[0].ts  # the scene is not known here: fixes only
+
+
+def test_a_status_read_again_is_forwarded_again_with_its_eta() -> None:
+    """The table may hold a status whose forward never reached Kafka (a worker killed between
+    the two writes): read again, it is forwarded again, with its ETA; the incident side drops
+    what it already has."""
+    desk = Desk()
+    desk.send([event("unit.assigned", 100.5, INCIDENT, unit_id=UNIT)])
+    run(desk.desk.handle(UnitTargets(incident_id=INCIDENT, unit_id=UNIT, scene=SCENE,
+                                     hospital_id=None), desk.table))
+    left = event("unit.left_scene", LEFT_SCENE_MIN, INCIDENT, unit_id=UNIT,
+                 destination_hospital_id="H01")
+    desk.send([left])
+    first = etas(desk)
+    desk.forwarded.clear()
+    desk.send([left])
+    assert desk.forwarded[0] == left
+    assert etas(desk) == first and len(first) == 1
