@@ -3,6 +3,12 @@
 Built from scratch from the deduplicated events each time, so it depends only on the set of
 events, never on their arrival order. Ties in time are broken by event_id.
 
+A unit status inferred from GPS (source `avl`) counts only when the unit has no explicit
+event of that status: the geofences exist for the forgotten button. Whether one is inferred
+at all depends on the order the unit's fixes and statuses are read in (a button pressed before
+the arrival's dwell is confirmed ends the fence), so this precedence is also what keeps the
+result independent of that order.
+
 Milestone expressions (`[qualifier:]event_type`):
 - `call.received`      the earliest event of that type (`first:` is the same, `last:` the latest)
 - `walkin:hospital.arrived`  only for walk-ins (hospital events, no call and no unit events)
@@ -109,6 +115,19 @@ def check_milestone(expr: str) -> str | None:
 
 def _order(event: ev.Event) -> tuple[float, str]:
     return (event.ts.timestamp(), event.event_id)
+
+
+INFERRED_SOURCE = "avl"
+
+
+def _explicit(event: ev.Event) -> bool:
+    return event.source != INFERRED_SOURCE
+
+
+def _superseded(ordered: Iterable[ev.Event]) -> set[tuple[str, str]]:
+    """(unit, status) pairs with an explicit event: their inferred events do not count."""
+    return {(e.unit_id, e.TYPE) for e in ordered
+            if e.unit_id and e.TYPE.startswith("unit.") and _explicit(e)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +285,10 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
     event cannot change it."""
     event = ordered[-1]
     kind = event.TYPE
+    if event.unit_id and kind.startswith("unit."):
+        known = previous.by_unit.get(event.unit_id, {}).get(kind, ())
+        if any(_explicit(e) != _explicit(event) for e in known):
+            return _assemble(ordered, locate)  # one of them supersedes the other
     by_type = dict(previous.by_type)
     by_type[kind] = [*by_type.get(kind, ()), event]
     by_unit = previous.by_unit
@@ -296,7 +319,10 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
 def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
     by_type: dict[str, list[ev.Event]] = defaultdict(list)
     by_unit: dict[str, dict[str, list[ev.Event]]] = defaultdict(lambda: defaultdict(list))
+    superseded = _superseded(ordered)
     for event in ordered:
+        if not _explicit(event) and (event.unit_id, event.TYPE) in superseded:
+            continue
         by_type[event.TYPE].append(event)
         if event.unit_id and event.TYPE.startswith("unit."):
             by_unit[event.unit_id][event.TYPE].append(event)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pathways.engine import Engine
 from pathways.events import Event
 from pathways.outputs import IntervalRecord
@@ -62,3 +67,34 @@ def test_no_transport_means_no_transport_intervals() -> None:
     got = intervals(events)
     assert "on_scene" not in got and "transport" not in got
     assert got["response"].seconds == 300
+
+
+def _gps(kind: str, minutes: float, unit_id: str) -> Event:
+    return unit(kind, minutes, unit_id, source="avl", event_id=f"avl:{unit_id}:{kind}:{minutes}")
+
+
+def test_an_explicit_status_supersedes_the_one_inferred_from_gps() -> None:
+    """The button wins over the geofence for the same unit; GPS counts where there is none.
+    Whether the arrival was inferred depends on the read order of fixes and statuses, so this
+    is also what keeps the intervals the same in every order."""
+    call = [event("call.received", 0), unit("assigned", 1, "A1"), unit("enroute", 2, "A1")]
+    button = unit("on_scene", 9, "A1")
+    inferred = _gps("on_scene", 8.5, "A1")
+    other_unit = [unit("assigned", 1, "B1"), _gps("on_scene", 9.5, "B1")]
+    with_both = intervals(call + [inferred, button] + other_unit)
+    assert (with_both["response"].seconds, with_both["response"].unit_id) == (9 * 60, "A1")
+    assert with_both["travel"].seconds == 7 * 60
+    forgotten = intervals(call + [inferred])
+    assert forgotten["response"].seconds == 8.5 * 60
+
+
+@given(order=st.permutations(range(6)))
+def test_the_precedence_does_not_depend_on_the_order(order: list[int]) -> None:
+    events = [event("call.received", 0), unit("assigned", 1, "A1"), unit("enroute", 2, "A1"),
+              _gps("on_scene", 8.5, "A1"), unit("on_scene", 9, "A1"), _gps("on_scene", 9.5, "A1")]
+    reordered = [events[i] for i in order]
+    assert _values(intervals(reordered)) == _values(intervals(events))
+
+
+def _values(records: dict[str, IntervalRecord]) -> dict[str, IntervalRecord]:
+    return {k: replace(r, revision=0) for k, r in records.items()}  # revisions count history
