@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathways.engine import Engine
@@ -88,6 +88,7 @@ def test_an_explicit_status_supersedes_the_one_inferred_from_gps() -> None:
     assert forgotten["response"].seconds == 8.5 * 60
 
 
+@settings(max_examples=60, deadline=None)  # no per-example deadline: CI machines are slow
 @given(order=st.permutations(range(6)))
 def test_the_precedence_does_not_depend_on_the_order(order: list[int]) -> None:
     events = [event("call.received", 0), unit("assigned", 1, "A1"), unit("enroute", 2, "A1"),
