@@ -17,7 +17,8 @@ Noise handling, per fence:
 
 Inferred events have `source="avl"` and a deterministic `event_id`
 `avl:{unit_id}:{fence_id}:{entry ts}`, so a replay after a crash repeats the same ids.
-Explicit CAD / hospital times take precedence; see `prefer_explicit`.
+Explicit CAD / hospital times take precedence: an explicit status of the same unit supersedes
+the inferred one in the incident's timeline (`pathways.timeline`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from shapely.geometry import Polygon
 from geo.distance import haversine_m, haversine_one, to_local_m
 from geo.regions import Hospital
 from pathways.events import (
+    INFERRED_SOURCE,
     Event,
     GpsFix,
     UnitAtDestination,
@@ -180,7 +182,7 @@ def prefer_explicit(
 ) -> MilestoneChoice | None:
     """The milestone time to use: explicit CAD/hospital time wins; the gap is a quality signal."""
     if explicit_ts is None:
-        return None if avl_ts is None else MilestoneChoice(avl_ts, "avl", None)
+        return None if avl_ts is None else MilestoneChoice(avl_ts, INFERRED_SOURCE, None)
     gap = None if avl_ts is None else seconds_between(avl_ts, explicit_ts)
     return MilestoneChoice(explicit_ts, explicit_source, gap)
 
@@ -235,7 +237,7 @@ def _arrival_event(target: FenceTarget, unit_id: str, entered: datetime) -> Even
     common: dict[str, Any] = {
         "event_id": event_id,
         "ts": entered,
-        "source": "avl",
+        "source": INFERRED_SOURCE,
         "incident_id": target.incident_id,
         "unit_id": unit_id,
     }

@@ -18,6 +18,9 @@ import orjson
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_STRING_CHARS = 4096
+# `source` of the unit statuses inferred from GPS geofences (geo/geofence.py); an explicit
+# status of the same unit supersedes them (pathways/timeline.py)
+INFERRED_SOURCE = "avl"
 
 Pathway = Literal["chest_pain", "stroke", "trauma", "maternal", "pediatric", "other"]
 PATHWAYS: frozenset[str] = frozenset(get_args(Pathway))

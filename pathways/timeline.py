@@ -117,11 +117,8 @@ def _order(event: ev.Event) -> tuple[float, str]:
     return (event.ts.timestamp(), event.event_id)
 
 
-INFERRED_SOURCE = "avl"
-
-
 def _explicit(event: ev.Event) -> bool:
-    return event.source != INFERRED_SOURCE
+    return event.source != ev.INFERRED_SOURCE
 
 
 def _superseded(ordered: Iterable[ev.Event]) -> set[tuple[str, str]]:
