@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from geo.distance import haversine_m
+from geo.distance import haversine_m, haversine_one
 from geo.regions import AreaType
 
 AREA_ROWS: dict[str, int] = {"urban": 0, "county": 1}
@@ -125,11 +125,11 @@ def estimate_eta(
     model: SpeedModel = DEFAULT_MODEL,
 ) -> Eta:
     """ETA from `origin` (the last fix, lat/lon) to `destination` at event time `now`."""
-    distance = float(haversine_m(origin[0], origin[1], destination[0], destination[1]))
-    seconds, low, high = _travel_s(np.array([distance]), area_type, now, speed_state, model)
+    distance = haversine_one(origin[0], origin[1], destination[0], destination[1])
+    seconds, low, high = _travel_s(distance, area_type, now, speed_state, model)
     age = 0.0 if last_fix_ts is None else max(0.0, (now - last_fix_ts).total_seconds())
     stale = last_fix_ts is None or age > model.stale_after_s
-    return _aged(float(seconds[0]), float(low[0]), float(high[0]), age, stale, distance, model)
+    return _aged(seconds, low, high, age, stale, distance, model)
 
 
 def estimate_etas(
@@ -153,13 +153,16 @@ def estimate_etas(
     ]
 
 
+Distances = TypeVar("Distances", float, npt.NDArray[np.float64])
+
+
 def _travel_s(
-    distances: npt.NDArray[np.float64],
+    distances: Distances,
     area_type: AreaType,
     now: datetime,
     speed_state: dict[str, Any],
     model: SpeedModel,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+) -> tuple[Distances, Distances, Distances]:
     row, hour = AREA_ROWS[area_type], local_hour(now, model)
     mean_log = speed_state["mean_log"][row][hour]
     sigma = max(math.sqrt(max(speed_state["var_log"][row][hour], 0.0)), model.min_log_sigma)

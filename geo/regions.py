@@ -92,6 +92,11 @@ class Region:
     hospitals: tuple[Hospital, ...]
     stations: tuple[Station, ...]
     index: DistrictIndex = field(repr=False, compare=False)
+    _hospital_by_id: dict[str, Hospital] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # looked up on every GPS fix of a transporting unit
+        object.__setattr__(self, "_hospital_by_id", {h.hospital_id: h for h in self.hospitals})
 
     def locate(self, lat: float, lon: float) -> tuple[str, AreaType] | None:
         """District id and area type of a point, or None outside the region."""
@@ -108,7 +113,7 @@ class Region:
         return self.index.locate_many(lats, lons)
 
     def hospital(self, hospital_id: str) -> Hospital | None:
-        return next((h for h in self.hospitals if h.hospital_id == hospital_id), None)
+        return self._hospital_by_id.get(hospital_id)
 
     def district(self, district_id: str) -> District | None:
         return next((d for d in self.districts if d.district_id == district_id), None)

@@ -6,7 +6,10 @@ import json
 import math
 from datetime import UTC, datetime, timedelta, timezone
 
-from geo.distance import EARTH_RADIUS_M, haversine_one
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geo.distance import EARTH_RADIUS_M, haversine_m, haversine_one
 from geo.eta import (
     DEFAULT_MODEL,
     Eta,
@@ -31,6 +34,29 @@ def test_haversine_of_one_degree_of_latitude() -> None:
     # Along a parallel at 60 degrees, a short hop is half as long as at the equator.
     east = haversine_one(60.0, 10.0, 60.0, 10.01)
     assert math.isclose(east, 0.5 * KM_PER_DEG_LAT * 10, rel_tol=1e-4)
+
+
+LATS, LONS = st.floats(-89.0, 89.0), st.floats(-179.0, 179.0)
+
+
+@given(LATS, LONS, LATS, LONS)
+def test_one_pair_distance_agrees_with_the_vectorised_one(
+    lat1: float, lon1: float, lat2: float, lon2: float
+) -> None:
+    one = haversine_one(lat1, lon1, lat2, lon2)
+    assert math.isclose(one, float(haversine_m(lat1, lon1, lat2, lon2)), rel_tol=1e-9,
+                        abs_tol=1e-6)
+
+
+@given(st.floats(30.5, 31.5), st.floats(116.5, 117.5), st.integers(0, 23))
+def test_one_eta_agrees_with_the_vectorised_ones(lat: float, lon: float, hour: int) -> None:
+    speeds, now = new_speed_state(), NOON.replace(hour=hour)
+    origin, lats, lons = (31.0, 117.0), [lat, 31.2], [lon, 117.3]
+    many = estimate_etas(origin, lats, lons, "county", now, speeds, now - timedelta(minutes=5))
+    one = estimate_eta(origin, (lat, lon), "county", now, speeds, now - timedelta(minutes=5))
+    assert math.isclose(one.seconds, many[0].seconds, rel_tol=1e-9, abs_tol=1e-6)
+    assert math.isclose(one.high_s, many[0].high_s, rel_tol=1e-9, abs_tol=1e-6)
+    assert one.stale == many[0].stale
 
 
 def test_eta_is_distance_times_detour_over_cell_speed() -> None:
