@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from geo import geofence
@@ -24,6 +25,7 @@ Forward = Callable[[str, Envelope], Awaitable[None]]
 CHECKPOINT_S = 60.0
 RECENT_KEPT = 24  # latest fixes kept per unit (2 min at one every 5 s), for fences learnt late
 SEEN_KEPT = 64  # recent event ids per unit, for deduplication of redeliveries
+TARGETS_KEPT = 4096  # fence targets kept built (one set per unit's current leg)
 ETA_RESEND_S = 30.0  # forward a new ETA only when it moved this much (the pre-alert decides more)
 _SPEEDS = new_speed_state()
 _STOP_STATUSES = frozenset({"unit.available", "unit.cancelled"})
@@ -45,6 +47,9 @@ class UnitDesk:
     _written_at: dict[str, datetime] = field(default_factory=dict)  # event time of last write
     # unit -> its latest fixes (memory only: after a restart the redelivered input is enough)
     _recent: dict[str, deque[ev.GpsFix]] = field(default_factory=dict)
+    # (incident, status, scene, destination) -> the fences, built once and not on every fix
+    _built_fences: dict[tuple[Any, ...], tuple[geofence.FenceTarget, ...]] = field(
+        default_factory=dict)
 
     def forget_unsaved(self) -> None:
         """After a rebalance the table is the truth (a partition may have moved away and back)."""
@@ -109,7 +114,7 @@ class UnitDesk:
         # no id bookkeeping for fixes: a redelivered or older fix changes nothing below
         before = _significant(unit)  # a fix changes no more than the status and the fences
         last = unit.get("fix")
-        if last is None or ev.parse_timestamp(last["ts"]) < fix.ts:
+        if last is None or _stored_time(last["ts"]) < fix.ts:
             unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
         if not _before_status(unit, fix):
             self._keep_recent(unit_id, fix)
@@ -151,21 +156,31 @@ class UnitDesk:
     def _leg(self, unit: dict[str, Any], unit_id: str) -> list[ev.GpsFix]:
         """The kept fixes of the unit's current leg (not before its status), oldest first."""
         since = unit.get("status_ts")
-        start = ev.parse_timestamp(since) if since else None
+        start = _stored_time(since) if since else None
         fixes = self._recent.get(unit_id, ())
         return sorted((f for f in fixes if start is None or f.ts >= start), key=lambda f: f.ts)
 
-    def _fence_targets(self, unit: dict[str, Any]) -> list[geofence.FenceTarget]:
+    def _fence_targets(self, unit: dict[str, Any]) -> tuple[geofence.FenceTarget, ...]:
+        incident, status, scene = unit.get("incident_id"), unit.get("status"), unit.get("scene")
+        key = (incident, status, tuple(scene) if scene else None, unit.get("destination"))
+        found = self._built_fences.get(key)
+        if found is None:
+            if len(self._built_fences) >= TARGETS_KEPT:
+                self._built_fences.clear()
+            found = self._built_fences[key] = self._new_fence_targets(unit)
+        return found
+
+    def _new_fence_targets(self, unit: dict[str, Any]) -> tuple[geofence.FenceTarget, ...]:
         incident, status = unit.get("incident_id"), unit.get("status")
         if not incident:
-            return []
+            return ()
         if status in ("unit.assigned", "unit.enroute") and unit.get("scene"):
             lat, lon = unit["scene"]
-            return [geofence.scene_target(incident, lat, lon)]
+            return (geofence.scene_target(incident, lat, lon),)
         hospital = self.region.hospital(unit.get("destination") or "")
         if status == "unit.left_scene" and hospital is not None:
-            return [geofence.destination_target(incident, hospital)]
-        return []
+            return (geofence.destination_target(incident, hospital),)
+        return ()
 
     async def _maybe_eta(
         self, unit: dict[str, Any], *, table_key: str, table: MutableMapping[str, Any]
@@ -175,7 +190,7 @@ class UnitDesk:
             return
         sent = unit.get("eta")
         if sent and sent["hospital_id"] == update.hospital_id:
-            moved = abs((ev.parse_timestamp(sent["eta_ts"]) - update.eta_ts).total_seconds())
+            moved = abs((_stored_time(sent["eta_ts"]) - update.eta_ts).total_seconds())
             if moved < ETA_RESEND_S:
                 return
         await self.to_incident(update.incident_id, update)
@@ -241,8 +256,8 @@ def _transport_start(unit: dict[str, Any]) -> tuple[float, float, datetime] | No
     scene, so the latest fix is often from the arrival there: an ETA counted from its time
     came out as early as the time spent on scene (15 min and more)."""
     fix, scene, left = unit.get("fix"), unit.get("scene"), unit.get("status_ts")
-    fix_at = ev.parse_timestamp(fix["ts"]) if fix else None
-    left_at = ev.parse_timestamp(left) if left else None
+    fix_at = _stored_time(fix["ts"]) if fix else None
+    left_at = _stored_time(left) if left else None
     if scene and left_at is not None and (fix_at is None or fix_at < left_at):
         return scene[0], scene[1], left_at
     if fix and fix_at is not None:
@@ -250,12 +265,12 @@ def _transport_start(unit: dict[str, Any]) -> tuple[float, float, datetime] | No
     return None
 
 
-def _significant(unit: dict[str, Any]) -> tuple[Any, Any]:
+def _significant(unit: dict[str, Any]) -> tuple[Any, ...]:
     """What a fix may change in a unit's record but its latest position (the fix and the
     fences' last fix time): the status and the fences. A change here is written at once."""
     fences = unit.get("fences")
-    if isinstance(fences, dict):
-        fences = {k: v for k, v in fences.items() if k != "last_ts"}
+    if isinstance(fences, dict):  # geofence.step's state: its unit_id never changes
+        return unit.get("status"), fences.get("v"), fences.get("fences")
     return unit.get("status"), fences
 
 
@@ -270,15 +285,22 @@ def _remember(unit: dict[str, Any], event_id: str) -> None:
 def _is_later(unit: dict[str, Any], event: ev.Event) -> bool:
     """Out-of-order status events must not roll a unit's state back."""
     last = unit.get("status_ts")
-    return last is None or ev.parse_timestamp(last) <= event.ts
+    return last is None or _stored_time(last) <= event.ts
 
 
 def _before_status(unit: dict[str, Any], fix: ev.GpsFix) -> bool:
     """A fix from before the unit's latest status belongs to an earlier leg (a redelivery after
     a restart, or a late GPS feed): the fences of the current leg must not see it."""
     last = unit.get("status_ts")
-    return last is not None and fix.ts < ev.parse_timestamp(last)
+    return last is not None and fix.ts < _stored_time(last)
 
 
 def _ts(moment: datetime) -> str:
     return ev.format_timestamp(moment)
+
+
+@lru_cache(maxsize=4096)
+def _stored_time(text: str) -> datetime:
+    """A time from a unit record (written by `_ts`). Read on every fix, most of them again
+    and again (the status time, the ETA sent), so parsed once."""
+    return ev.parse_timestamp(text)

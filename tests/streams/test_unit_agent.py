@@ -67,6 +67,20 @@ def test_fixes_after_the_latest_status_still_open_the_door() -> None:
     assert doors[0].ts > event("unit.left_scene", LEFT_SCENE_MIN, INCIDENT, unit_id=UNIT).ts
 
 
+def test_the_door_fenced_is_the_destination_now_given() -> None:
+    """The fences of a leg are built once; a new destination for the same leg is a new fence."""
+    desk = transporting()
+    desk.send(gps_path(UNIT, SCENE, SCENE, LEFT_SCENE_MIN + 1, LEFT_SCENE_MIN + 2))
+    h02 = load_region().hospital("H02")
+    assert h02 is not None
+    desk.send([UnitTargets(UNIT, INCIDENT, None, "H02")])  # type: ignore[list-item]
+    desk.send(gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 3, LEFT_SCENE_MIN + 8))
+    assert desk.doors() == []  # H01 is no longer where it is going
+    desk.send(gps_path(UNIT, H01_DOOR, (h02.lat, h02.lon), LEFT_SCENE_MIN + 9,
+                       LEFT_SCENE_MIN + 14))
+    assert [getattr(d, "hospital_id", None) for d in desk.doors()] == ["H02"]
+
+
 def test_an_old_fix_does_not_move_the_position_back() -> None:
     desk = transporting()
     desk.send(gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 1, LEFT_SCENE_MIN + 2))
