@@ -92,7 +92,7 @@ class IncidentState:
     def to_json(self) -> dict[str, Any]:
         return {
             "incident_id": self.incident_id,
-            "events": [ev.to_json(e) for e in self.events.values()],
+            "events": [_event_json(e) for e in self.events.values()],
             "future": sorted(self.future),
             "emitted": self.emitted,
             "alerts": sorted(self.alerts),
@@ -114,6 +114,25 @@ class IncidentState:
             emitted=dict(obj.get("emitted", {})),
             alerts=frozenset(obj.get("alerts", [])),
         )
+
+
+_EVENT_JSON_KEPT = 20_000
+_event_json_of: dict[int, tuple[ev.Event, dict[str, Any]]] = {}
+
+
+def _event_json(event: ev.Event) -> dict[str, Any]:
+    """`ev.to_json`, once per event object: a worker stores an incident whole after each of
+    its events, so without this its earlier events are formatted again every time. Keyed by
+    identity; an entry holds its event, so that id is not reused while the entry is kept.
+    The dict returned is shared: callers must not change it."""
+    found = _event_json_of.get(id(event))
+    if found is not None:
+        return found[1]
+    if len(_event_json_of) >= _EVENT_JSON_KEPT:
+        del _event_json_of[next(iter(_event_json_of))]  # the oldest
+    plain = ev.to_json(event)
+    _event_json_of[id(event)] = (event, plain)
+    return plain
 
 
 class Engine:

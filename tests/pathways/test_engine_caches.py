@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pathways import engine as engine_module
 from pathways import events as ev
 from pathways.engine import Engine, IncidentState, _fingerprint
 from pathways.outputs import IntervalRecord, to_json
@@ -90,6 +92,23 @@ def test_a_warm_engine_says_what_a_fresh_engine_says(
         cold_state, cold_alerts = Engine(PACK, locate=locate).sweep(cold_state, later)
         _same(warm_alerts, cold_alerts)
         assert warm_state == cold_state
+
+
+@settings(max_examples=30, deadline=None)
+@given(deliveries())
+def test_a_stored_state_lists_each_event_as_the_contract_writes_it(
+    delivery: list[tuple[ev.Event, float]],
+) -> None:
+    """Events are formatted once per object (a worker stores an incident after each event);
+    with the memo far smaller than an incident, so that entries are dropped and made again."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "_EVENT_JSON_KEPT", 3)
+        engine, state = Engine(PACK, locate=locate), None
+        for e, minutes in delivery:
+            state, _ = engine.apply(state, e, at(minutes))
+            stored = state.to_json()["events"]
+            assert stored == [ev.to_json(x) for x in state.events.values()]
+            assert IncidentState.from_json(state.to_json()).events == state.events
 
 
 def test_the_fingerprint_is_the_record_json_without_its_revision() -> None:
