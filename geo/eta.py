@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -71,7 +72,12 @@ def new_speed_state(model: SpeedModel = DEFAULT_MODEL) -> dict[str, Any]:
 
 
 def local_hour(now: datetime, model: SpeedModel = DEFAULT_MODEL) -> int:
-    return now.astimezone(timezone(timedelta(hours=model.utc_offset_hours))).hour
+    return now.astimezone(_zone(model.utc_offset_hours)).hour
+
+
+@lru_cache(maxsize=16)
+def _zone(utc_offset_hours: float) -> timezone:
+    return timezone(timedelta(hours=utc_offset_hours))
 
 
 def speed_mps(state: dict[str, Any], area_type: AreaType, hour: int) -> float:

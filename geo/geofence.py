@@ -23,6 +23,7 @@ the inferred one in the incident's timeline (`pathways.timeline`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry import Polygon
 
-from geo.distance import haversine_m, haversine_one, to_local_m
+from geo.distance import EARTH_RADIUS_M, haversine_m, haversine_one, to_local_m
 from geo.regions import Hospital
 from pathways.events import (
     INFERRED_SOURCE,
@@ -51,6 +52,7 @@ Zone = Literal["in", "band", "out"]
 Ring = tuple[tuple[float, float], ...]  # (lon, lat) vertices of a polygon's exterior
 STATE_VERSION = 1
 DEFAULT_SCENE_RADIUS_M = 100.0
+_M_PER_DEG = math.radians(1.0) * EARTH_RADIUS_M
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,9 @@ def outside_distances_m(
 
 
 def classify(target: FenceTarget, lat: float, lon: float, hysteresis_m: float) -> Zone:
+    if target.ring is not None and _beyond_reach(target.ring, target.lat, target.lon, lat, lon,
+                                                 hysteresis_m):
+        return "out"
     distance = outside_distance_m(target, lat, lon)
     if distance <= 0.0:
         return "in"
@@ -197,6 +202,24 @@ def _local_polygon(ring: Ring, lat0: float, lon0: float) -> Polygon:
     polygon = Polygon(np.column_stack((x, y)))
     shapely.prepare(polygon)
     return polygon
+
+
+def _beyond_reach(ring: Ring, lat0: float, lon0: float, lat: float, lon: float,
+                  limit_m: float) -> bool:
+    """Whether the point is certainly more than `limit_m` from the polygon: its distance from
+    the fence's centre less the polygon's farthest vertex from there is a lower bound of the
+    distance. Most fixes of a transport are far from the door; this spares them the polygon
+    (a metre of margin covers rounding between this and `to_local_m`)."""
+    x = (lon - lon0) * _M_PER_DEG * math.cos(math.radians(lat0))
+    y = (lat - lat0) * _M_PER_DEG
+    return math.hypot(x, y) - _reach_m(ring, lat0, lon0) > limit_m + 1.0
+
+
+@lru_cache(maxsize=1024)
+def _reach_m(ring: Ring, lat0: float, lon0: float) -> float:
+    """Distance in the local projection from (lat0, lon0) to the ring's farthest vertex."""
+    minx, miny, maxx, maxy = _local_polygon(ring, lat0, lon0).bounds
+    return math.hypot(max(abs(minx), abs(maxx)), max(abs(miny), abs(maxy)))
 
 
 def _new_fence() -> dict[str, Any]:

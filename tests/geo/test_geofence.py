@@ -69,6 +69,24 @@ def test_hand_computed_distances_to_circle_and_polygon() -> None:
     assert classify(square, *offset(SCENE, 160, 0), hysteresis_m=50) == "out"
 
 
+def _zone_of(distance: float, hysteresis_m: float) -> str:
+    return "in" if distance <= 0.0 else "band" if distance <= hysteresis_m else "out"
+
+
+@settings(max_examples=300, deadline=None)
+@given(east=st.floats(-400, 400), north=st.floats(-400, 400),
+       hysteresis=st.sampled_from([0.0, 50.0]))
+def test_a_polygon_zone_is_what_its_distance_says(east: float, north: float,
+                                                  hysteresis: float) -> None:
+    """`classify` answers far points without the polygon; it must agree with the distance."""
+    corners = [offset(SCENE, x, y) for x, y in [(-100, -60), (140, -100), (90, 120), (-80, 70)]]
+    door = FenceTarget("dest:I1:H", "destination", "I1", *SCENE,
+                       ring=tuple((lon, lat) for lat, lon in corners), hospital_id="H")
+    where = offset(SCENE, east, north)
+    assert classify(door, *where, hysteresis_m=hysteresis) == _zone_of(
+        outside_distance_m(door, *where), hysteresis)
+
+
 def test_batch_distances_equal_one_by_one() -> None:
     region = load_region()
     targets = [destination_target("I1", h) for h in region.hospitals] + [

@@ -161,3 +161,22 @@ def test_both_lookup_methods_agree_with_the_tree(sweep_max_districts: int) -> No
     assert [None if i < 0 else int(i) for i in found] == expected
     assert (found >= 0).sum() > 1500 and (found < 0).sum() > 50
     assert (found[: len(shared)] >= 0).all()
+
+
+def test_the_grid_never_changes_an_answer() -> None:
+    """`locate_one` asks a grid of cells first; points near cell edges, on district vertices
+    and at random must get what the polygons alone say."""
+    region = load_region()
+    geometries = [d.geometry for d in region.districts]
+    exact = DistrictIndex(geometries, grid_deg=None)
+    for grid_deg in (0.005, 0.05):
+        index = DistrictIndex(geometries, grid_deg=grid_deg)
+        rng = np.random.default_rng(11)
+        lats, lons = rng.uniform(30.55, 31.3, 4000), rng.uniform(116.65, 117.55, 4000)
+        on_edges = np.round(lats[:1000] / grid_deg) * grid_deg  # on a cell's south edge
+        vertices = np.concatenate([d.geometry.exterior.coords for d in region.districts])
+        points = [*zip(lats, lons, strict=True), *zip(on_edges, lons[:1000], strict=True),
+                  *((lat, lon) for lon, lat in vertices)]
+        for _ in range(2):  # cells classified on first use, then answered from the grid
+            assert [index.locate_one(a, o) for a, o in points] == [
+                exact.locate_one(a, o) for a, o in points]
