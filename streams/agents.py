@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Coroutine, Iterator, MutableMapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from pathways.engine import Engine
 from pathways.prealerts import PreAlertRules
 from pathways.quality import SourceClocks
 from pathways.rulepack import load_pack
-from streams import feeds
+from streams import faust_consumer, feeds
 from streams.clock import Clock, PartitionClock
 from streams.incident_agent import IncidentDesk
 from streams.ingest import (
@@ -38,7 +38,9 @@ from streams.ingest import (
     decode,
     normalize_headers,
 )
+from streams.producer import DirectProducer
 from streams.sinks import Sink
+from streams.tables import TableWrites
 from streams.telemetry import Telemetry
 from streams.topics import INCIDENT_TABLE, MAX_MESSAGE_BYTES, UNIT_TABLE
 from streams.unit_agent import UnitDesk
@@ -123,22 +125,29 @@ def home(event: ev.Event) -> tuple[str, str]:
 
 @dataclass(slots=True)
 class KafkaFeeds:
-    incident_feed: Any
-    unit_feed: Any
+    sends: DirectProducer
+    incident_feed: str  # topic names
+    unit_feed: str
     partitions: int
 
     async def to_incident(self, key: str, item: feeds.Envelope) -> None:
-        await self.incident_feed.send(key=key.encode(), value=feeds.encode(item),
-                                      partition=feeds.partition_of(key, self.partitions))
+        await self.sends.send(self.incident_feed, key.encode(), feeds.encode(item),
+                              feeds.partition_of(key, self.partitions))
 
     async def to_every_incident_partition(self, key: str, item: feeds.Envelope) -> None:
+        value = feeds.encode(item)
         for partition in range(self.partitions):
-            await self.incident_feed.send(key=key.encode(), value=feeds.encode(item),
-                                          partition=partition)
+            await self.sends.send(self.incident_feed, key.encode(), value, partition)
 
     async def to_unit(self, key: str, item: feeds.Envelope) -> None:
-        await self.unit_feed.send(key=key.encode(), value=feeds.encode(item),
-                                  partition=feeds.partition_of(key, self.partitions))
+        await self.sends.send(self.unit_feed, key.encode(), feeds.encode(item),
+                              feeds.partition_of(key, self.partitions))
+
+    async def tick(self, partitions: int) -> None:
+        """A sweep tick to every incident partition (the sweeps run inside the agent)."""
+        for partition in range(partitions):
+            await self.sends.send(self.incident_feed, b"tick",
+                                  feeds.encode(feeds.Tick(partition)), partition)
 
 
 def _origin(message: Any) -> Origin:
@@ -172,9 +181,12 @@ class _Wiring:
     ingest: Ingest
     units: UnitDesk
     incidents: IncidentDesk
-    unit_table: Any
-    incident_table: Any
+    unit_table: TableWrites
+    incident_table: TableWrites
     guard: _Guard
+    take_batch: Callable[[Any], list[Any]]  # the messages an agent's message carries
+    ack: Callable[[Any], Any]  # acknowledge a carried message
+    feeds: KafkaFeeds
     end_offset: Any  # (topic-partition) -> end offset last fetched, or None
     feed_names: frozenset[str]  # the internal feeds' topic names
     partitions: int
@@ -185,6 +197,19 @@ class _Wiring:
     def read(self, message: Any) -> None:
         self.incidents.time.read((message.topic, message.partition), message.offset,
                                  self.end_offset(message.tp))
+
+    async def each(self, carrier: Any, handle: Callable[[Any], Coroutine[Any, Any, None]],
+                   table: TableWrites | None = None) -> None:
+        """Every message `carrier` brings (streams.faust_consumer.batch_topics), in order; then
+        the changelog messages of what they wrote are sent, and only then are the carried
+        messages acknowledged (Faust acknowledges the carrier itself)."""
+        messages = self.take_batch(carrier)
+        for message in messages:
+            await self.guard.run(message, handle(message))
+        if table is not None:
+            await table.flush()
+        for message in messages[:-1]:
+            self.ack(message)
 
     async def on_input(self, message: Any) -> None:
         """hospital.status: every incident partition needs it."""
@@ -197,7 +222,7 @@ class _Wiring:
         item = await self._item(message, UNIT_SIDE)
         if item is not None:
             self.progress["unit_messages"] += 1
-            await self.units.handle(item, _StrKeys(self.unit_table))
+            await self.units.handle(item, self.unit_table.partition(message.partition))
 
     async def on_incident(self, message: Any) -> None:
         self.read(message)
@@ -207,8 +232,8 @@ class _Wiring:
         if not isinstance(item, feeds.Tick):
             self.progress["incident_messages"] += 1
         position = (f"{message.topic}:{message.partition}", message.offset)
-        await self.incidents.handle(item, message.partition, _StrKeys(self.incident_table),
-                                    position)
+        await self.incidents.handle(item, message.partition,
+                                    self.incident_table.partition(message.partition), position)
 
     async def _item(self, message: Any, side: str) -> feeds.Envelope | None:
         """The message's envelope or input event if this partition owns it; None when it was
@@ -239,7 +264,10 @@ def _wire(
 ) -> _Wiring:
     region = load_region(options.region) if options.region else load_region()
     engine = Engine(load_pack(options.rule_pack), region.locate)
-    kafka_feeds = KafkaFeeds(topics.incident_feed, topics.unit_feed, options.partitions)
+    sends = app.transport.direct_producer()
+    sends.on_sent = lambda topic: telemetry.count_sent(topic.removeprefix(options.topic_prefix))
+    kafka_feeds = KafkaFeeds(sends, topics.incident_feed.get_topic_name(),
+                             topics.unit_feed.get_topic_name(), options.partitions)
     partition_clock = PartitionClock(clock, lateness=timedelta(seconds=options.lateness_s))
     rules = PreAlertRules(eta_threshold_s=options.eta_threshold_s)
     big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}  # a long incident's state is large
@@ -249,11 +277,15 @@ def _wire(
         units=UnitDesk(region, clock, kafka_feeds.to_incident),
         incidents=IncidentDesk(engine, region, partition_clock, topics.sink, telemetry,
                                kafka_feeds.to_unit, options.partitions, rules),
-        unit_table=app.Table(UNIT_TABLE, default=None, partitions=options.partitions,
-                             key_type=bytes, extra_topic_configs=big),
-        incident_table=app.Table(INCIDENT_TABLE, default=None, partitions=options.partitions,
-                                 key_type=bytes, extra_topic_configs=big),
+        unit_table=TableWrites(app.Table(UNIT_TABLE, default=None, partitions=options.partitions,
+                                         key_type=bytes, extra_topic_configs=big), sends),
+        incident_table=TableWrites(app.Table(INCIDENT_TABLE, default=None,
+                                             partitions=options.partitions, key_type=bytes,
+                                             extra_topic_configs=big), sends),
         guard=_Guard(topics.sink, telemetry, options.topic_prefix),
+        take_batch=lambda message: app.consumer.take_batch(message),
+        ack=lambda message: app.consumer.ack(message),
+        feeds=kafka_feeds,
         end_offset=lambda tp: _end_offset(app, tp),
         feed_names=frozenset({topics.incident_feed.get_topic_name(),
                               topics.unit_feed.get_topic_name()}),
@@ -274,22 +306,23 @@ def _end_offset(app: Any, tp: Any) -> int | None:
 
 
 def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
-    guard = wiring.guard
+    read = (topics.shared_inputs, topics.unit_inputs, topics.incident_inputs)
+    faust_consumer.batch_topics(app, (name for topic in read for name in topic.topics))
 
     @app.agent(topics.shared_inputs, name="ingest", concurrency=1)
     async def ingest_agent(stream: Any) -> None:
         async for event in stream.events():
-            await guard.run(event.message, wiring.on_input(event.message))
+            await wiring.each(event.message, wiring.on_input)
 
     @app.agent(topics.unit_inputs, name="units", concurrency=1)
     async def unit_agent(stream: Any) -> None:
         async for event in stream.events():
-            await guard.run(event.message, wiring.on_unit(event.message))
+            await wiring.each(event.message, wiring.on_unit, wiring.unit_table)
 
     @app.agent(topics.incident_inputs, name="incidents", concurrency=1)
     async def incident_agent(stream: Any) -> None:
         async for event in stream.events():
-            await guard.run(event.message, wiring.on_incident(event.message))
+            await wiring.each(event.message, wiring.on_incident, wiring.incident_table)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
@@ -311,9 +344,7 @@ def _timers(app: Any, topics: Topics, wiring: _Wiring, options: WorkerOptions) -
     @app.timer(interval=options.sweep_interval_s)
     async def sweep_ticks() -> None:
         # every worker ticks every partition: a sweep is idempotent, so a doubled tick is harmless
-        tick = [feeds.encode(feeds.Tick(p)) for p in range(options.partitions)]
-        for partition, value in enumerate(tick):
-            await topics.incident_feed.send(key=b"tick", value=value, partition=partition)
+        await wiring.feeds.tick(options.partitions)
 
 
 @dataclass(slots=True)
@@ -338,36 +369,3 @@ class _Guard:
             detail = f"{type(exc).__name__} in {origin.topic}"
             await self.sink.deadletter(
                 DeadLetter(ev.Reason.PROCESSING_ERROR, detail, origin, message.value or b""))
-
-
-class _StrKeys(MutableMapping[str, Any]):
-    """A Faust table seen as a mapping with str keys (it stores raw bytes keys)."""
-
-    def __init__(self, table: Any) -> None:
-        self._table = table
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._table.get(key.encode(), default)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._table[key.encode()]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._table[key.encode()] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._table[key.encode()]
-
-    def __iter__(self) -> Iterator[str]:
-        return (_text(k) for k in self._table)
-
-    def __len__(self) -> int:
-        return len(self._table)
-
-    def items(self) -> Any:  # one pass over the store, not a lookup per key
-        return [(_text(k), v) for k, v in self._table.items()]
-
-
-def _text(key: Any) -> str:
-    return key.decode() if isinstance(key, bytes) else str(key)
-

@@ -121,10 +121,11 @@ def _topics(app: faust.App, options: WorkerOptions) -> Topics:
                    config=dict(names.TOPIC_CONFIG))
 
     sink = KafkaSink(
-        intervals=raw(prefix + names.INTERVALS),
-        alerts=raw(prefix + names.ALERTS),
-        prealerts=raw(prefix + names.PREALERTS),
-        deadletters=raw(prefix + names.DEADLETTER),
+        sends=app.transport.direct_producer(),
+        intervals=prefix + names.INTERVALS,
+        alerts=prefix + names.ALERTS,
+        prealerts=prefix + names.PREALERTS,
+        deadletters=prefix + names.DEADLETTER,
     )
     return Topics(
         shared_inputs=raw(prefix + names.HOSPITAL_STATUS),

@@ -64,6 +64,7 @@ class Metrics:
             interval_targets_s = defaults if interval_targets_s is None else interval_targets_s
         self.registry = registry
         self._topic_children: dict[str, tuple[Any, Any]] = {}
+        self._sent_children: dict[str, Any] = {}
         self._define(registry, interval_buckets(targets_s))
         for (interval, area), target in (interval_targets_s or {}).items():
             self.interval_target.labels(interval=interval, area_type=area).set(target)
@@ -113,6 +114,12 @@ class Metrics:
             ["topic"],
             registry=registry,
         )
+        self.sent = Counter(
+            f"{p}_messages_sent_total",
+            "Messages the worker sent, by topic (outputs, internal feeds, table changelogs)",
+            ["topic"],
+            registry=registry,
+        )
         self.event_lag = Gauge(
             f"{p}_event_lag_seconds",
             "Processing time minus event time of the latest event",
@@ -155,6 +162,12 @@ class Metrics:
 
     def observe_event_lag(self, topic: str, seconds: float) -> None:
         self._per_topic(topic)[1].set(seconds)
+
+    def count_sent(self, topic: str) -> None:
+        found = self._sent_children.get(topic)
+        if found is None:
+            found = self._sent_children[topic] = self.sent.labels(topic=topic)
+        found.inc()
 
     def _per_topic(self, topic: str) -> tuple[Any, Any]:
         """The event counter and lag gauge of a topic (once per event: `labels()` is slow)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from pathways.outputs import Alert, IntervalRecord, PreAlert, prealert_to_json, to_json
 from streams.ingest import DeadLetter
+from streams.producer import DirectProducer
 
 # Contract fields without `?`: present (maybe null) in every interval record.
 _INTERVAL_REQUIRED = ("triage_level", "district_id", "area_type")
@@ -43,28 +44,25 @@ class Sink(Protocol):
 class KafkaSink:
     """Sends each output to its topic, keyed as the contract says (incident or hospital id)."""
 
-    intervals: Any  # faust TopicT
-    alerts: Any
-    prealerts: Any
-    deadletters: Any
+    sends: DirectProducer
+    intervals: str  # topic names
+    alerts: str
+    prealerts: str
+    deadletters: str
 
     async def interval(self, record: IntervalRecord) -> None:
-        await self.intervals.send(key=record.incident_id.encode(), value=interval_bytes(record))
+        await self.sends.send(self.intervals, record.incident_id.encode(), interval_bytes(record))
 
     async def alert(self, alert: Alert) -> None:
-        await self.alerts.send(key=alert.incident_id.encode(), value=alert_bytes(alert))
+        await self.sends.send(self.alerts, alert.incident_id.encode(), alert_bytes(alert))
 
     async def prealert(self, prealert: PreAlert) -> None:
-        await self.prealerts.send(
-            key=prealert.hospital_id.encode(), value=prealert_bytes(prealert)
-        )
+        await self.sends.send(self.prealerts, prealert.hospital_id.encode(),
+                              prealert_bytes(prealert))
 
     async def deadletter(self, letter: DeadLetter) -> None:
-        await self.deadletters.send(
-            key=letter.origin.key,
-            value=letter.raw,
-            headers=[(name, value) for name, value in letter.headers],
-        )
+        await self.sends.send(self.deadletters, letter.origin.key, letter.raw,
+                              headers=letter.headers)
 
 
 @dataclass(slots=True)

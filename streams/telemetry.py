@@ -24,6 +24,8 @@ class Telemetry(Protocol):
 
     def observe_event_lag(self, topic: str, seconds: float) -> None: ...
 
+    def count_sent(self, topic: str) -> None: ...
+
 
 class NoTelemetry:
     def observe_interval(self, record: IntervalRecord) -> None:
@@ -42,4 +44,7 @@ class NoTelemetry:
         return None
 
     def observe_event_lag(self, topic: str, seconds: float) -> None:
+        return None
+
+    def count_sent(self, topic: str) -> None:
         return None

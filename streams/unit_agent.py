@@ -126,7 +126,10 @@ class UnitDesk:
         await self._maybe_eta(unit, table_key=unit_id, table=table)
 
     async def _fences(self, unit: dict[str, Any], fix: ev.GpsFix) -> None:
-        state, inferred = geofence.step(unit.get("fences"), fix, self._fence_targets(unit))
+        targets, fences = self._fence_targets(unit), unit.get("fences")
+        if not targets and not (fences and fences.get("fences")):
+            return  # nothing watched: when a fence comes, `_refence` runs it over this leg
+        state, inferred = geofence.step(fences, fix, targets)
         unit["fences"] = state
         for event in inferred:
             if event.incident_id:

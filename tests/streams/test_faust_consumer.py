@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from streams.faust_consumer import Consumer, InputGate, deliver, never_committed
+from streams.faust_consumer import (
+    Batches,
+    Consumer,
+    InputGate,
+    Transport,
+    deliver,
+    never_committed,
+)
+from streams.producer import DeliveryFailed
 
 
 class WaitFirst:
@@ -201,3 +209,61 @@ def test_the_seek_rewinds_input_partitions_nothing_was_committed_on() -> None:
 def test_never_committed_leaves_changelogs_and_committed_partitions() -> None:
     assert never_committed({"a": 5, "b": None, "c": 0, "log": None}, lambda tp: tp == "log") == [
         "b", "c"]
+
+
+# --- batches: the messages of one fetch reach their agent carried by the last of them -------
+
+
+def test_a_fetch_becomes_one_batch_per_partition_in_offset_order() -> None:
+    batches = Batches(limit=10)
+    for tp, message in [("gps-0", "a0"), ("gps-1", "b0"), ("gps-0", "a1"), ("gps-1", "b1"),
+                        ("gps-0", "a2")]:
+        assert batches.add(tp, message) is None
+    carriers = batches.close_all()
+    assert carriers == ["a2", "b1"]
+    assert batches.take("a2") == ["a0", "a1", "a2"]
+    assert batches.take("b1") == ["b0", "b1"]
+    assert batches.take("a2") == ["a2"], "a batch is handed over once"
+    assert batches.close_all() == []
+
+
+def test_a_full_batch_goes_at_once_and_the_rest_starts_a_new_one() -> None:
+    batches = Batches(limit=2)
+    assert batches.add("gps-0", "m0") is None
+    assert batches.add("gps-0", "m1") == "m1"
+    assert batches.add("gps-0", "m2") is None
+    assert batches.close_all() == ["m2"]
+    assert (batches.take("m1"), batches.take("m2")) == (["m0", "m1"], ["m2"])
+
+
+def test_a_message_of_a_topic_not_batched_is_its_own_batch() -> None:
+    assert Batches().take("tick") == ["tick"]
+
+
+def test_a_rebalance_drops_what_was_gathered_and_what_was_carried() -> None:
+    batches = Batches(limit=10)
+    batches.add("gps-0", "m0")
+    carrier = batches.close_all()[0]
+    batches.add("gps-0", "m1")
+    batches.drop_open()  # fetched before the rebalance: the seek fetches it again
+    batches.forget_carried()  # the stream buffers were emptied: the carrier never comes
+    assert batches.close_all() == []
+    assert batches.take(carrier) == [carrier]
+
+
+class _FailedSends:
+    failure = DeliveryFailed("KafkaTimeoutError: gave up")
+
+
+def test_no_offset_is_committed_after_a_send_failed() -> None:
+    crashed: list[BaseException] = []
+
+    async def crash(reason: BaseException) -> None:
+        crashed.append(reason)
+
+    consumer = Consumer.__new__(Consumer)  # only the commit: no Faust service behind it
+    consumer.transport = Transport.__new__(Transport)
+    consumer.transport._sends = _FailedSends()  # type: ignore[assignment]
+    consumer.crash = crash  # type: ignore[method-assign]
+    assert asyncio.run(consumer._commit({"calls-0": 5})) is False
+    assert crashed == [_FailedSends.failure]

@@ -1,0 +1,61 @@
+"""The worker's sends: straight to the app's aiokafka producer; a failed delivery is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from streams.producer import DeliveryFailed, DirectProducer
+
+
+class _AioProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, ...]] = []
+        self.deliveries: list[asyncio.Future[Any]] = []
+
+    async def send(self, topic: str, value: bytes | None, key: bytes | None = None,
+                   partition: int | None = None, headers: Any = None) -> asyncio.Future[Any]:
+        self.sent.append((topic, key, value, partition, headers))
+        delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.deliveries.append(delivery)
+        return delivery
+
+
+class _App:
+    def __init__(self, producer: _AioProducer) -> None:
+        class _Faust:
+            def _ensure_producer(self) -> _AioProducer:
+                return producer
+
+        self.producer = _Faust()
+
+
+def test_sends_go_to_the_aiokafka_producer_without_waiting_for_delivery() -> None:
+    aio = _AioProducer()
+    sends = DirectProducer(_App(aio))
+
+    async def scenario() -> None:
+        await sends.send("p.pathwatch.intervals", b"inc-1", b"{}", 2)
+        await sends.send("p.pathwatch.deadletter", b"k", b"raw", headers=(("h", b"v"),))
+        aio.deliveries[0].set_result("metadata")
+        aio.deliveries[1].set_result("metadata")
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert aio.sent == [("p.pathwatch.intervals", b"inc-1", b"{}", 2, None),
+                        ("p.pathwatch.deadletter", b"k", b"raw", None, [("h", b"v")])]
+    assert sends.failure is None
+
+
+def test_a_failed_delivery_is_kept_for_the_commit_to_refuse() -> None:
+    aio = _AioProducer()
+    sends = DirectProducer(_App(aio))
+
+    async def scenario() -> None:
+        await sends.send("p.pathwatch.alerts", b"inc-1", b"{}")
+        aio.deliveries[0].set_exception(TimeoutError("broker gone"))
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert isinstance(sends.failure, DeliveryFailed)
+    assert "TimeoutError" in str(sends.failure)
