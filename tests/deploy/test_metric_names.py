@@ -110,6 +110,7 @@ def exported() -> dict[str, set[str]]:
     metrics.count_deadletter("invalid_json", "dispatch.calls")
     metrics.count_event("dispatch.gps")
     metrics.observe_event_lag("dispatch.gps", 1.0)
+    metrics.count_sent("pathwatch.intervals")
     registry.register(BoardCollector(board))
     install_faust_sensors(faust.App("deploy-test"), registry)
     names: dict[str, set[str]] = {}
