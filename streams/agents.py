@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from geo.regions import load_region
 from pathways import events as ev
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from streams.app import Topics, WorkerOptions
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _UNIT_TOPICS = frozenset({"dispatch.units", "dispatch.gps"})
 
 
@@ -198,42 +199,68 @@ class _Wiring:
         self.incidents.time.read((message.topic, message.partition), message.offset,
                                  self.end_offset(message.tp))
 
-    async def each(self, carrier: Any, handle: Callable[[Any], Coroutine[Any, Any, None]],
+    async def each(self, carrier: Any, handle: Callable[[list[Any]], Awaitable[None]],
                    table: TableWrites | None = None) -> None:
-        """Every message `carrier` brings (streams.faust_consumer.batch_topics), in order; then
+        """The messages `carrier` brings (streams.faust_consumer.batch_topics), in order; then
         the changelog messages of what they wrote are sent, and only then are the carried
-        messages acknowledged (Faust acknowledges the carrier itself)."""
+        messages acknowledged (Faust acknowledges the carrier itself).
+
+        The partition's read position is reported for the first and the last message: in
+        between it is behind by the batch's rest anyway (`pathways.clock.Backlog`)."""
         messages = self.take_batch(carrier)
-        for message in messages:
-            await self.guard.run(message, handle(message))
+        self.read(messages[0])
+        if len(messages) > 1:
+            await handle(messages[:-1])
+            self.read(messages[-1])
+        await handle(messages[-1:])
         if table is not None:
             await table.flush()
         for message in messages[:-1]:
             self.ack(message)
 
-    async def on_input(self, message: Any) -> None:
+    async def on_inputs(self, messages: list[Any]) -> None:
         """hospital.status: every incident partition needs it."""
-        self.read(message)
-        self.progress["ingested"] += 1
-        await self.ingest.handle(message.value, _origin(message))
+        for message in messages:
+            self.progress["ingested"] += 1
+            await self.guard.run(message, self.ingest.handle(message.value, _origin(message)))
 
-    async def on_unit(self, message: Any) -> None:
-        self.read(message)
-        item = await self._item(message, UNIT_SIDE)
-        if item is not None:
+    async def on_units(self, messages: list[Any]) -> None:
+        """The unit side's messages in order; each run of GPS fixes is handled unit by unit
+        (`UnitDesk.fixes`)."""
+        table = self.unit_table.partition(messages[0].partition)
+        fixes: dict[str, list[tuple[Any, ev.GpsFix]]] = {}
+        for message in messages:
+            item = await self.guard.run(message, self._item(message, UNIT_SIDE))
+            if item is None:
+                continue
             self.progress["unit_messages"] += 1
-            await self.units.handle(item, self.unit_table.partition(message.partition))
+            if isinstance(item, ev.GpsFix):
+                fixes.setdefault(item.unit_id or "", []).append((message, item))
+                continue
+            await self._unit_fixes(fixes, table)
+            await self.guard.run(message, self.units.handle(item, table))
+        await self._unit_fixes(fixes, table)
 
-    async def on_incident(self, message: Any) -> None:
-        self.read(message)
+    async def _unit_fixes(self, fixes: dict[str, list[tuple[Any, ev.GpsFix]]],
+                          table: MutableMapping[str, Any]) -> None:
+        for unit_id, read in fixes.items():
+            await self.guard.run_for([message for message, _ in read],
+                                     self.units.fixes(unit_id, [fix for _, fix in read], table))
+        fixes.clear()
+
+    async def on_incidents(self, messages: list[Any]) -> None:
+        table = self.incident_table.partition(messages[0].partition)
+        for message in messages:
+            await self.guard.run(message, self._on_incident(message, table))
+
+    async def _on_incident(self, message: Any, table: MutableMapping[str, Any]) -> None:
         item = await self._item(message, INCIDENT_SIDE)
         if item is None:
             return
         if not isinstance(item, feeds.Tick):
             self.progress["incident_messages"] += 1
         position = (f"{message.topic}:{message.partition}", message.offset)
-        await self.incidents.handle(item, message.partition,
-                                    self.incident_table.partition(message.partition), position)
+        await self.incidents.handle(item, message.partition, table, position)
 
     async def _item(self, message: Any, side: str) -> feeds.Envelope | None:
         """The message's envelope or input event if this partition owns it; None when it was
@@ -312,17 +339,17 @@ def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
     @app.agent(topics.shared_inputs, name="ingest", concurrency=1)
     async def ingest_agent(stream: Any) -> None:
         async for event in stream.events():
-            await wiring.each(event.message, wiring.on_input)
+            await wiring.each(event.message, wiring.on_inputs)
 
     @app.agent(topics.unit_inputs, name="units", concurrency=1)
     async def unit_agent(stream: Any) -> None:
         async for event in stream.events():
-            await wiring.each(event.message, wiring.on_unit, wiring.unit_table)
+            await wiring.each(event.message, wiring.on_units, wiring.unit_table)
 
     @app.agent(topics.incident_inputs, name="incidents", concurrency=1)
     async def incident_agent(stream: Any) -> None:
         async for event in stream.events():
-            await wiring.each(event.message, wiring.on_incident, wiring.incident_table)
+            await wiring.each(event.message, wiring.on_incidents, wiring.incident_table)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
@@ -356,16 +383,26 @@ class _Guard:
     telemetry: Telemetry
     topic_prefix: str
 
-    async def run(self, message: Any, work: Coroutine[Any, Any, Any]) -> None:
+    async def run(self, message: Any, work: Coroutine[Any, Any, T]) -> T | None:
+        """`work`'s result, or None when it failed (and `message` was dead-lettered)."""
+        return await self.run_for([message], work)
+
+    async def run_for(self, messages: Sequence[Any], work: Coroutine[Any, Any, T]) -> T | None:
+        """The same for work done for several messages: each is dead-lettered if it fails."""
         try:
-            await work
-        except Exception as exc:  # the policy: keep the message, count it, go on
-            origin = _origin(message)
-            log.error("processing failed", extra={
-                "event": "processing_error", "reason": type(exc).__name__,
-                "topic": origin.topic, "partition": origin.partition, "offset": origin.offset})
-            self.telemetry.count_deadletter(
-                ev.Reason.PROCESSING_ERROR, origin.topic.removeprefix(self.topic_prefix))
-            detail = f"{type(exc).__name__} in {origin.topic}"
-            await self.sink.deadletter(
-                DeadLetter(ev.Reason.PROCESSING_ERROR, detail, origin, message.value or b""))
+            return await work
+        except Exception as exc:  # the policy: keep the messages, count them, go on
+            for message in messages:
+                await self._dead_letter(message, exc)
+            return None
+
+    async def _dead_letter(self, message: Any, exc: Exception) -> None:
+        origin = _origin(message)
+        log.error("processing failed", extra={
+            "event": "processing_error", "reason": type(exc).__name__,
+            "topic": origin.topic, "partition": origin.partition, "offset": origin.offset})
+        self.telemetry.count_deadletter(
+            ev.Reason.PROCESSING_ERROR, origin.topic.removeprefix(self.topic_prefix))
+        detail = f"{type(exc).__name__} in {origin.topic}"
+        await self.sink.deadletter(
+            DeadLetter(ev.Reason.PROCESSING_ERROR, detail, origin, message.value or b""))

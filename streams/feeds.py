@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from pathways import events as ev
+from streams.producer import key_partition
 
 EVENT = "event"
 ETA = "eta"
@@ -28,10 +27,8 @@ TICK = "tick"
 TARGETS = "targets"
 
 
-@lru_cache(maxsize=1 << 16)
 def partition_of(key: str, partitions: int) -> int:
-    # cached: murmur2 is pure Python, and the worker asks for every input event's key
-    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return key_partition(key.encode(), partitions)
 
 
 @dataclass(frozen=True, slots=True)

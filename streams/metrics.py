@@ -63,8 +63,7 @@ class Metrics:
             targets_s, defaults = pack_targets(load_pack(DEFAULT_PACK))
             interval_targets_s = defaults if interval_targets_s is None else interval_targets_s
         self.registry = registry
-        self._topic_children: dict[str, tuple[Any, Any]] = {}
-        self._sent_children: dict[str, Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._define(registry, interval_buckets(targets_s))
         for (interval, area), target in (interval_targets_s or {}).items():
             self.interval_target.labels(interval=interval, area_type=area).set(target)
@@ -134,48 +133,40 @@ class Metrics:
         (counters cannot be undone); the compliance gauges (`streams.web.board_metrics`) are
         exact."""
         if record.revision <= 1:
-            self.interval_seconds.labels(**interval_labels(record)).observe(record.seconds)
+            labels = tuple(interval_labels(record).values())
+            self._child(self.interval_seconds, labels).observe(record.seconds)
         for flag in record.quality_flags:
-            self.quality_flags.labels(flag=flag, interval=record.interval).inc()
+            self._child(self.quality_flags, (flag, record.interval)).inc()
 
     def count_alert(self, alert: Alert) -> None:
-        self.alerts.labels(
-            kind=alert.kind,
-            interval=_label(alert.interval),
-            pathway=alert.pathway,
-            area_type=_label(alert.area_type),
-            district=_label(alert.district_id),
-            hospital=_label(alert.hospital_id),
-        ).inc()
+        labels = (alert.kind, _label(alert.interval), alert.pathway, _label(alert.area_type),
+                  _label(alert.district_id), _label(alert.hospital_id))
+        self._child(self.alerts, labels).inc()
+
+    def _child(self, metric: Any, labels: tuple[str, ...]) -> Any:
+        """`metric.labels(*labels)`, kept: `labels()` checks and locks on every call."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def count_prealert(self, prealert: PreAlert) -> None:
-        self.prealerts.labels(
-            state=prealert.state, pathway=prealert.pathway, hospital=prealert.hospital_id
-        ).inc()
+        self._child(self.prealerts,
+                    (prealert.state, prealert.pathway, prealert.hospital_id)).inc()
 
     def count_deadletter(self, reason: str, topic: str = "") -> None:
         # str() of a `pathways.events.Reason` (a StrEnum) is its code, e.g. "invalid_json"
-        self.deadletters.labels(reason=str(reason), topic=topic).inc()
+        self._child(self.deadletters, (str(reason), topic)).inc()
 
     def count_event(self, topic: str) -> None:
-        self._per_topic(topic)[0].inc()
+        self._child(self.events, (topic,)).inc()
 
     def observe_event_lag(self, topic: str, seconds: float) -> None:
-        self._per_topic(topic)[1].set(seconds)
+        self._child(self.event_lag, (topic,)).set(seconds)
 
     def count_sent(self, topic: str) -> None:
-        found = self._sent_children.get(topic)
-        if found is None:
-            found = self._sent_children[topic] = self.sent.labels(topic=topic)
-        found.inc()
-
-    def _per_topic(self, topic: str) -> tuple[Any, Any]:
-        """The event counter and lag gauge of a topic (once per event: `labels()` is slow)."""
-        found = self._topic_children.get(topic)
-        if found is None:
-            found = self._topic_children[topic] = (self.events.labels(topic=topic),
-                                                   self.event_lag.labels(topic=topic))
-        return found
+        self._child(self.sent, (topic,)).inc()
 
 
 def pack_targets(pack: RulePack) -> tuple[list[float], dict[tuple[str, str], float]]:

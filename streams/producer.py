@@ -20,11 +20,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
+
+from aiokafka.partitioner import murmur2
 
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
+
+
+@lru_cache(maxsize=1 << 16)
+def key_partition(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2, as the Java client), kept: it is pure Python, and
+    the worker asks for every message's key."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class DeliveryFailed(Exception):
@@ -40,17 +50,32 @@ class DirectProducer:
         self._app = app
         self.failure: DeliveryFailed | None = None
         self.on_sent: Callable[[str], None] | None = None  # told each topic sent to (metrics)
+        self._partitions: dict[str, int] = {}  # topic -> partition count (topics never shrink)
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None,
                    partition: int | None = None, headers: Headers | None = None) -> None:
-        delivery = await self._producer().send(topic, value, key=key, partition=partition,
-                                               headers=list(headers) if headers else None)
+        producer = self._producer()
+        if partition is None and key is not None:
+            partition = self._partition_of(producer, topic, key)
+        delivery = await producer.send(topic, value, key=key, partition=partition,
+                                       headers=list(headers) if headers else None)
         delivery.add_done_callback(self._delivered)
         if self.on_sent is not None:
             self.on_sent(topic)
 
     def _producer(self) -> Any:
         return self._app.producer._ensure_producer()
+
+    def _partition_of(self, producer: Any, topic: str, key: bytes) -> int | None:
+        """Kafka's default partition of `key` (what the producer would compute, in pure
+        Python, on every send), or None before the topic's metadata is known."""
+        count = self._partitions.get(topic)
+        if count is None:
+            known = producer.client.cluster.partitions_for_topic(topic)
+            if not known:
+                return None
+            count = self._partitions[topic] = len(known)
+        return key_partition(key, count)
 
     def _delivered(self, delivery: asyncio.Future[Any]) -> None:
         if delivery.cancelled():

@@ -8,7 +8,7 @@ the destination, both forwarded to the incident side as well.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -61,7 +61,7 @@ class UnitDesk:
         if isinstance(item, UnitTargets):
             await self._targets(item, table)
         elif isinstance(item, ev.GpsFix):
-            await self._fix(item, table)
+            await self.fixes(item.unit_id or "", (item,), table)
         elif isinstance(item, ev.Event) and item.unit_id:
             await self._status(item, table)
 
@@ -107,20 +107,25 @@ class UnitDesk:
         self._write(table, item.unit_id, unit)
         await self._maybe_eta(unit, table_key=item.unit_id, table=table)
 
-    async def _fix(self, fix: ev.GpsFix, table: MutableMapping[str, Any]) -> None:
-        unit_id = fix.unit_id or ""
+    async def fixes(self, unit_id: str, fixes: Sequence[ev.GpsFix],
+                    table: MutableMapping[str, Any]) -> None:
+        """Fixes of one unit read together (one fetch), in read order. Each goes through the
+        fences; the record is read and written once, and a transporting unit's ETA is counted
+        from the latest: the fixes before it were superseded as they were read."""
         unit = self.current(table, unit_id)
-        self.clock.observe(fix.ts)
+        newest = max(fixes, key=_fix_time)  # the first of equal times, as one by one
+        self.clock.observe(newest.ts)
         # no id bookkeeping for fixes: a redelivered or older fix changes nothing below
         before = _significant(unit)  # a fix changes no more than the status and the fences
         last = unit.get("fix")
-        if last is None or _stored_time(last["ts"]) < fix.ts:
-            unit["fix"] = {"lat": fix.lat, "lon": fix.lon, "ts": _ts(fix.ts)}
-        if not _before_status(unit, fix):
-            self._keep_recent(unit_id, fix)
-            await self._fences(unit, fix)
-        if _significant(unit) != before or self._checkpoint_due(unit_id, fix.ts):
-            self._write(table, unit_id, unit, fix.ts)
+        if last is None or _stored_time(last["ts"]) < newest.ts:
+            unit["fix"] = {"lat": newest.lat, "lon": newest.lon, "ts": _ts(newest.ts)}
+        for fix in fixes:
+            if not _before_status(unit, fix):
+                self._keep_recent(unit_id, fix)
+                await self._fences(unit, fix)
+        if _significant(unit) != before or self._checkpoint_due(unit_id, newest.ts):
+            self._write(table, unit_id, unit, newest.ts)
         else:
             self._unsaved[unit_id] = unit
         await self._maybe_eta(unit, table_key=unit_id, table=table)
@@ -266,6 +271,10 @@ def _transport_start(unit: dict[str, Any]) -> tuple[float, float, datetime] | No
     if fix and fix_at is not None:
         return fix["lat"], fix["lon"], fix_at
     return None
+
+
+def _fix_time(fix: ev.GpsFix) -> datetime:
+    return fix.ts
 
 
 def _significant(unit: dict[str, Any]) -> tuple[Any, ...]:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from streams.producer import DeliveryFailed, DirectProducer
 
 
+class _Cluster:
+    def __init__(self, partitions: int | None) -> None:
+        self.partitions = partitions
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return None if self.partitions is None else set(range(self.partitions))
+
+
 class _AioProducer:
-    def __init__(self) -> None:
+    def __init__(self, partitions: int | None = None) -> None:
         self.sent: list[tuple[Any, ...]] = []
         self.deliveries: list[asyncio.Future[Any]] = []
+        self.client = type("Client", (), {"cluster": _Cluster(partitions)})()
 
     async def send(self, topic: str, value: bytes | None, key: bytes | None = None,
                    partition: int | None = None, headers: Any = None) -> asyncio.Future[Any]:
@@ -59,3 +70,24 @@ def test_a_failed_delivery_is_kept_for_the_commit_to_refuse() -> None:
     asyncio.run(scenario())
     assert isinstance(sends.failure, DeliveryFailed)
     assert "TimeoutError" in str(sends.failure)
+
+
+def test_a_keyed_send_goes_where_kafkas_default_partitioner_puts_it() -> None:
+    aio = _AioProducer(partitions=6)
+    sends = DirectProducer(_App(aio))
+    keys = [f"inc-{n}".encode() for n in range(40)]
+
+    async def scenario() -> None:
+        for key in keys:
+            await sends.send("p.pathwatch.intervals", key, b"{}")
+
+    asyncio.run(scenario())
+    expected = [DefaultPartitioner()(key, list(range(6)), list(range(6))) for key in keys]
+    assert [partition for _, _, _, partition, _ in aio.sent] == expected
+    assert len(set(expected)) == 6
+
+
+def test_before_the_topic_is_known_the_producer_chooses() -> None:
+    aio = _AioProducer(partitions=None)
+    asyncio.run(DirectProducer(_App(aio)).send("p.pathwatch.alerts", b"inc-1", b"{}"))
+    assert aio.sent[0][3] is None

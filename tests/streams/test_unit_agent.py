@@ -180,3 +180,19 @@ def test_a_status_read_again_is_forwarded_again_with_its_eta() -> None:
     desk.send([left])
     assert desk.forwarded[0] == left
     assert etas(desk) == first and len(first) == 1
+
+
+def test_fixes_read_together_open_the_same_door_and_count_the_eta_from_the_latest() -> None:
+    path = gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 1, LEFT_SCENE_MIN + 6)
+    one_by_one = transporting()
+    one_by_one.send(path)
+    together = transporting()
+    run(together.desk.fixes(UNIT, path, together.table))
+    assert [d.event_id for d in together.doors()] == [d.event_id for d in one_by_one.doors()]
+    assert len(together.doors()) == 1
+    assert together.desk.current(together.table, UNIT)["fix"] == one_by_one.desk.current(
+        one_by_one.table, UNIT)["fix"]
+    ahead = transporting()
+    ahead.forwarded.clear()
+    run(ahead.desk.fixes(UNIT, path[:4], ahead.table))
+    assert [e.at for e in etas(ahead)] == [max(f.ts for f in path[:4])]
