@@ -27,12 +27,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import os
 import pstats
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +61,19 @@ PASSTHROUGH_TOPIC = "bench.passthrough"
 SLOWEST_KEPT = 12  # the slowest outputs of each latency level, described in the result
 
 
+@dataclass(frozen=True, slots=True)
+class Kafka:
+    bootstrap: str
+    broker_pid: int | None  # the embedded broker's, for its CPU (None: --bootstrap)
+
+    def pids(self, **others: int) -> dict[str, int]:
+        return {**others, **({"broker": self.broker_pid} if self.broker_pid else {})}
+
+
 @contextmanager
-def kafka(bootstrap: str | None, folder: Path) -> Iterator[str]:
+def kafka(bootstrap: str | None, folder: Path) -> Iterator[Kafka]:
     if bootstrap:
-        yield bootstrap
+        yield Kafka(bootstrap, None)
         return
     port, controller = free_ports(2)
     broker = Broker(folder / "broker", port=port, controller_port=controller, heap="768m")
@@ -70,7 +81,7 @@ def kafka(bootstrap: str | None, folder: Path) -> Iterator[str]:
     broker.start(timeout=120, tie_to_parent=True)
     print(f"embedded broker at {broker.bootstrap} ready in {time.perf_counter() - started:.0f} s")
     try:
-        yield broker.bootstrap
+        yield Kafka(broker.bootstrap, broker.status().pid)
     finally:
         broker.stop()
 
@@ -88,7 +99,7 @@ async def _passthrough(bootstrap: str, inputs: list[str], output: str, group: st
                                 max_batch_size=512 * 1024)
     await consumer.start()
     await producer.start()
-    seen, started, started_cpu = 0, 0.0, 0.0
+    seen, started, started_cpu, started_ms = 0, 0.0, 0.0, 0.0
     try:
         while seen < total:
             batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
@@ -96,6 +107,7 @@ async def _passthrough(bootstrap: str, inputs: list[str], output: str, group: st
                 continue
             if not started:
                 started, started_cpu = time.perf_counter(), time.process_time()
+                started_ms = time.time() * 1000
             sent = []
             for records in batch.values():
                 for record in records:
@@ -109,14 +121,18 @@ async def _passthrough(bootstrap: str, inputs: list[str], output: str, group: st
         await consumer.stop()
         await producer.stop()
     return {"events": seen, "seconds": seconds, "events_per_s": seen / seconds,
-            "cpu_us_per_event": cpu / seen * 1e6}
+            "cpu_us_per_event": cpu / seen * 1e6,
+            "window_ms": [started_ms, started_ms + seconds * 1000]}
 
 
-def passthrough(bootstrap: str, prefix: str, total: int) -> dict[str, Any]:
-    topics.create_topics(bootstrap, prefix=prefix, names=[PASSTHROUGH_TOPIC])
+def passthrough(cluster: Kafka, prefix: str, total: int) -> dict[str, Any]:
+    topics.create_topics(cluster.bootstrap, prefix=prefix, names=[PASSTHROUGH_TOPIC])
     inputs = [prefix + name for name in topics.INPUT_TOPICS]
-    return asyncio.run(_passthrough(bootstrap, inputs, prefix + PASSTHROUGH_TOPIC,
-                                    f"{prefix}passthrough", total))
+    with kb.CpuSampler(cluster.pids()) as cpu:
+        result = asyncio.run(_passthrough(cluster.bootstrap, inputs, prefix + PASSTHROUGH_TOPIC,
+                                          f"{prefix}passthrough", total))
+    return {**result, **cpu.shares(result["window_ms"], total, ())}
+
 
 
 # --- worker throughput --------------------------------------------------------------------------
@@ -152,18 +168,23 @@ def wait_caught_up(offsets: kb.Offsets, prefix: str, app_id: str, workers: list[
                      f"{workers[0].log_tail()}")
 
 
-def worker_throughput(bootstrap: str, prefix: str, app_id: str, count: int, events: int,
+def worker_throughput(cluster: Kafka, prefix: str, app_id: str, count: int, events: int,
                       folder: Path, timeout_s: float, profile: Path | None = None
                       ) -> tuple[dict[str, Any], list[WorkerProcess]]:
+    bootstrap = cluster.bootstrap
     workers = [WorkerProcess(bootstrap, app_id, prefix, folder / f"{app_id}-{n}",
                              log_level="warning", profile=profile, tie_to_parent=True).start()
                for n in range(count)]
+    names = [f"worker {n}" for n in range(count)]
     offsets = kb.Offsets(bootstrap)
     dead_before = sum(offsets.end([prefix + topics.DEADLETTER]).values())
     try:
-        wait_caught_up(offsets, prefix, app_id, workers, timeout_s)
-        time.sleep(1.0)  # the last outputs' batches
-        first = offsets.first_ts(feed_topics(prefix, app_id))
+        pids = {name: w.proc.pid for name, w in zip(names, workers, strict=True) if w.proc}
+        with kb.CpuSampler(cluster.pids(**pids)) as cpu:
+            wait_caught_up(offsets, prefix, app_id, workers, timeout_s)
+            time.sleep(1.0)  # the last outputs' batches
+        # from the first message the worker forwarded (not a sweep tick: those start with it)
+        first = offsets.first_ts(feed_topics(prefix, app_id), skip_key=b"tick")
         last = offsets.last_ts([prefix + name for name in OUTPUTS])
         dead = sum(offsets.end([prefix + topics.DEADLETTER]).values()) - dead_before
     except BaseException:
@@ -175,10 +196,14 @@ def worker_throughput(bootstrap: str, prefix: str, app_id: str, count: int, even
     if first is None or last is None or last <= first:
         raise SystemExit(f"no output from {app_id}:\n{workers[0].log_tail()}")
     seconds = (last - first) / 1000
-    cpu = [w.cpu_seconds() for w in workers]
+    total_cpu = [w.cpu_seconds() for w in workers]
+    startup = cpu.at(first)
     return {"workers": count, "events": events, "seconds": seconds,
-            "events_per_s": events / seconds, "worker_cpu_seconds": cpu, "deadletters": dead,
-            "cpu_us_per_event": sum(cpu) / events * 1e6}, workers
+            "events_per_s": events / seconds, "worker_cpu_seconds": total_cpu,
+            "deadletters": dead,
+            "worker_startup_cpu_seconds": [startup[name] for name in names],
+            "cpu_us_per_event_with_startup": sum(total_cpu) / events * 1e6,
+            **cpu.shares([first, last], events, names)}, workers
 
 
 # --- latency ----------------------------------------------------------------------------------
@@ -332,17 +357,18 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"events": args.events, "partitions": topics.DEFAULT_PARTITIONS,
                               "gps_share": workload.type_mix(lines[:args.events])["gps.fix"]
                               / args.events, "quick": args.quick}
-    with kafka(args.bootstrap, folder) as bootstrap:
+    with kafka(args.bootstrap, folder) as cluster:
+        bootstrap = cluster.bootstrap
         topics.create_topics(bootstrap, prefix=prefix)
         result["produce_events_per_s"] = kb.produce_all(bootstrap, prefix,
                                                         messages[:args.events])
         step("raw passthrough", lambda: result.update(raw=passthrough(
-            bootstrap, prefix, args.events)))
+            cluster, prefix, args.events)))
         for mode in faust_passthrough.MODES:
             step(f"Faust {mode}", lambda mode=mode: result.update({f"faust_{mode}": (
                 faust_passthrough.measure(bootstrap, prefix, mode, args.events, folder,
-                                          args.timeout))}))
-        one, first_workers = worker_throughput(bootstrap, prefix, f"{run_id}-w1", 1,
+                                          args.timeout, cluster.broker_pid))}))
+        one, first_workers = worker_throughput(cluster, prefix, f"{run_id}-w1", 1,
                                                args.events, folder, args.timeout, profile)
         result["one_worker"] = one
         print(f"one worker: {one['events_per_s']:,.0f} events/s")
@@ -357,7 +383,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             return result
         try:
             if not args.no_scaling:
-                two, pair = worker_throughput(bootstrap, prefix, f"{run_id}-w2", 2,
+                two, pair = worker_throughput(cluster, prefix, f"{run_id}-w2", 2,
                                               args.events, folder, args.timeout)
                 for worker in pair:
                     worker.stop()
@@ -413,9 +439,11 @@ def report(result: dict[str, Any]) -> None:
     result["ratio_worker_to_raw"] = share
     print(workload.ratio_line("one worker / raw passthrough (%)", share * 100,
                               TARGET_SHARE_OF_RAW * 100, "%"))
-    print(f"{'':44s} CPU per event: worker {one['cpu_us_per_event']:,.0f} us, "
+    print(f"{'':44s} CPU per event: worker {one['cpu_us_per_event']:,.0f} us "
+          f"({one['cpu_us_per_event_with_startup']:,.0f} with its start-up), "
           f"raw passthrough {raw['cpu_us_per_event']:,.0f} us "
           f"(ratio {raw['cpu_us_per_event'] / one['cpu_us_per_event']:.3f})")
+    print_cpu_shares(result)
     if "faust_forward" in result:
         faust_share = one["events_per_s"] / result["faust_forward"]["events_per_s"]
         result["ratio_worker_to_faust_passthrough"] = faust_share
@@ -437,6 +465,22 @@ def report(result: dict[str, Any]) -> None:
         print(workload.ratio_line(label, measured["p99_ms"], TARGET_P99_MS, "ms",
                                   higher_is_better=False)
               + f"  p50 {measured['p50_ms']:.0f} ms, {measured['count']} outputs")
+
+
+def print_cpu_shares(result: dict[str, Any]) -> None:
+    """Where the machine's CPU went in each measured window: what bounds the throughput."""
+    phases = (("raw", "raw passthrough"), ("faust_read", "Faust read"),
+              ("faust_forward", "Faust forward"), ("one_worker", "one worker"),
+              ("two_workers", "two workers"))
+    print(f"{'CPU per event in each window':<44s} {'reader':>8s} {'broker':>8s}   "
+          f"machine busy (of {os.cpu_count()} cores)")
+    for key, label in phases:
+        if key in result:
+            phase = result[key]
+            reader = phase.get("cpu_us_per_event")
+            broker = phase.get("broker_cpu_us_per_event")
+            print(f"  {label:<42s} {reader or 0:>6,.0f}us {broker or 0:>6,.0f}us   "
+                  f"{phase['machine_busy_share']:.0%}")
 
 
 def main() -> None:

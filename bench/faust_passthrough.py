@@ -54,14 +54,15 @@ def _serve(bootstrap: str, prefix: str, app_id: str, mode: str, events: int, res
         seen = 0
         async for event in stream.events():
             if not first:
-                first.extend((time.perf_counter(), time.process_time()))
+                first.extend((time.perf_counter(), time.process_time(), time.time() * 1000))
             if mode == "forward":
                 await output.send(key=event.message.key, value=event.message.value)
             seen += 1
             if seen == events:
                 written = result.with_suffix(".tmp")
                 written.write_text(json.dumps({"seconds": time.perf_counter() - first[0],
-                                               "cpu_seconds": time.process_time() - first[1]}))
+                                               "cpu_seconds": time.process_time() - first[1],
+                                               "window_ms": [first[2], time.time() * 1000]}))
                 written.replace(result)
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -70,8 +71,9 @@ def _serve(bootstrap: str, prefix: str, app_id: str, mode: str, events: int, res
 
 
 def measure(bootstrap: str, prefix: str, mode: str, events: int, folder: Path,
-            timeout_s: float) -> dict[str, Any]:
-    """Run the agent on the first `events` messages of the input topics; its figures."""
+            timeout_s: float, broker_pid: int | None = None) -> dict[str, Any]:
+    """Run the agent on the first `events` messages of the input topics; its figures (and the
+    broker's CPU per event in the same window, given its pid)."""
     topics.create_topics(bootstrap, prefix=prefix, names=[OUTPUT_TOPIC])
     app_id = f"{prefix}faust-{mode}"
     result = folder / f"faust-{mode}.json"
@@ -81,16 +83,18 @@ def measure(bootstrap: str, prefix: str, mode: str, events: int, folder: Path,
             [sys.executable, __file__, bootstrap, prefix, app_id, mode, str(events),
              str(result)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + timeout_s
-        while not result.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"Faust {mode} passthrough did not finish: see {log.name}")
-            time.sleep(0.2)
+        with kb.CpuSampler({"broker": broker_pid} if broker_pid else {}) as cpu:
+            deadline = time.monotonic() + timeout_s
+            while not result.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"Faust {mode} passthrough did not finish: see {log.name}")
+                time.sleep(0.2)
         figures = json.loads(result.read_text())
     finally:
         process.terminate()
         process.wait(30)
     return {"events": events, **figures, "events_per_s": events / figures["seconds"],
+            **cpu.shares(figures["window_ms"], events, ()),
             "cpu_us_per_event": figures["cpu_seconds"] / events * 1e6}
 
 

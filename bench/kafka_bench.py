@@ -1,12 +1,17 @@
 """Kafka plumbing of the end-to-end benchmark: the city stream as messages, a fast producer,
-consumer-group lag, and the timestamps of records (the worker subprocess is
-`streams.worker_process.WorkerProcess`)."""
+consumer-group lag, the timestamps of records, and CPU seconds of processes over a window of
+record timestamps (the worker subprocess is `streams.worker_process.WorkerProcess`)."""
 
 from __future__ import annotations
 
+import bisect
+import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -115,12 +120,28 @@ class Offsets:
         self.consumer.resume(*wanted)
         return list(found.values())
 
-    def first_ts(self, names: Iterable[str]) -> int | None:
-        """Timestamp of the earliest first record of the topics' partitions."""
+    def first_ts(self, names: Iterable[str], skip_key: bytes | None = None) -> int | None:
+        """Timestamp of the earliest first record of the topics' partitions (the first whose
+        key is not `skip_key`)."""
         beginnings = self.consumer.beginning_offsets(partitions_of(self.consumer, names))
         ends = self.end(names)
-        stamps = self.timestamps({tp: off for tp, off in beginnings.items() if ends[tp] > off})
+        wanted = {tp: off for tp, off in beginnings.items() if ends[tp] > off}
+        if skip_key is None:
+            stamps = self.timestamps(wanted)
+        else:
+            stamps = [ts for tp, off in wanted.items()
+                      if (ts := self._first_without(tp, off, ends[tp], skip_key)) is not None]
         return min(stamps) if stamps else None
+
+    def _first_without(self, tp: TopicPartition, start: int, end: int, key: bytes) -> int | None:
+        self.consumer.assign([tp])
+        self.consumer.seek(tp, start)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.consumer.position(tp) < end:
+            for record in self.consumer.poll(timeout_ms=500, max_records=200).get(tp, []):
+                if record.key != key:
+                    return int(record.timestamp)
+        return None
 
     def last_ts(self, names: Iterable[str]) -> int | None:
         """Timestamp of the latest last record of the topics' partitions."""
@@ -153,3 +174,78 @@ class Offsets:
     def close(self) -> None:
         self.consumer.close()
         self.admin.close()
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_s() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:8]) - idle) / ticks, sum(fields[:8]) / ticks
+
+
+class CpuSampler:
+    """CPU seconds of some processes and of the machine, sampled every `every_s` (wall clock,
+    ms, as Kafka record timestamps), so that the CPU of any window measured afterwards by
+    record timestamps can be interpolated."""
+
+    def __init__(self, pids: dict[str, int], every_s: float = 0.2) -> None:
+        self.pids = pids
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        busy, total = machine_cpu_s()
+        values = {name: process_cpu_s(pid) for name, pid in self.pids.items()}
+        self.samples.append((time.time() * 1000, {**values, "machine busy": busy,
+                                                  "machine total": total}))
+
+    def at(self, ms: float) -> dict[str, float]:
+        """Each value at wall time `ms`, interpolated between the samples around it."""
+        times = [t for t, _ in self.samples]
+        i = min(max(bisect.bisect_left(times, ms), 1), len(times) - 1)
+        (t0, v0), (t1, v1) = self.samples[i - 1], self.samples[i]
+        share = 0.0 if t1 == t0 else min(max((ms - t0) / (t1 - t0), 0.0), 1.0)
+        return {k: v0[k] + (v1[k] - v0[k]) * share for k in v0}
+
+    def between(self, start_ms: float, end_ms: float) -> dict[str, float]:
+        """CPU seconds of each process and of the machine within the window."""
+        first, last = self.at(start_ms), self.at(end_ms)
+        return {k: last[k] - first[k] for k in first}
+
+    def shares(self, window_ms: Sequence[float], events: int, processes: Sequence[str]
+               ) -> dict[str, Any]:
+        """Within a measured window: CPU per event of the named processes and of the broker,
+        and the share of the machine's cores that was busy (whatever ran)."""
+        spent = self.between(window_ms[0], window_ms[1])
+        out: dict[str, Any] = {"machine_busy_share": spent["machine busy"]
+                               / max(spent["machine total"], 1e-9)}
+        if processes:
+            out["cpu_us_per_event"] = sum(spent[name] for name in processes) / events * 1e6
+        if "broker" in spent:
+            out["broker_cpu_us_per_event"] = spent["broker"] / events * 1e6
+        return out

@@ -199,4 +199,17 @@ def install_faust_sensors(app: Any, registry: CollectorRegistry, prefix: str = "
     """
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, prefix))
+    class Monitor(PrometheusMonitor):  # type: ignore[misc]
+        """Faust calls this for every message fetched: the gauge child is kept, not looked
+        up by `labels()` each time."""
+
+        def track_tp_end_offset(self, tp: Any, offset: int) -> None:
+            self.tp_end_offsets[tp] = offset
+            gauge = end_offsets.get(tp)
+            if gauge is None:
+                gauge = end_offsets[tp] = self._metrics.topic_partition_end_offset.labels(
+                    topic=tp.topic, partition=tp.partition)
+            gauge.set(offset)
+
+    end_offsets: dict[Any, Any] = {}
+    app.monitor = Monitor(metrics=FaustMetrics.create(registry, prefix))

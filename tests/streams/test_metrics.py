@@ -3,10 +3,12 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta, timezone
 
+import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
 
 from pathways.outputs import Alert, IntervalRecord, PreAlert
-from streams.metrics import Metrics, interval_buckets
+from streams.metrics import Metrics, install_faust_sensors, interval_buckets
 
 CST = timezone(timedelta(hours=8))
 DAY1 = datetime(2026, 11, 24, 10, 0, tzinfo=CST)
@@ -182,3 +184,14 @@ def test_default_buckets_and_targets_come_from_the_cn_pack() -> None:
         registry, "pathwatch_interval_target_seconds", interval="response", area_type="county"
     )
     assert (d2b, county) == (5400, 600)
+
+
+def test_faust_end_offsets_reach_the_registry_on_every_fetch() -> None:
+    registry = CollectorRegistry()
+    app = faust.App("metrics-test")
+    install_faust_sensors(app, registry)
+    for offset in (41, 42):
+        app.monitor.track_tp_end_offset(TP("dispatch.gps", 3), offset)
+    assert registry.get_sample_value(
+        "faust_topic_partition_end_offset", {"topic": "dispatch.gps", "partition": "3"}) == 42
+    assert app.monitor.tp_end_offsets[TP("dispatch.gps", 3)] == 42
