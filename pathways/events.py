@@ -536,8 +536,9 @@ def _plain_fix(obj: dict[str, Any]) -> tuple[Any, ...] | None:
     return event_id, source, incident_id, unit_id, hospital_id, lat, lon, speed, heading, accuracy
 
 
-FixTime = tuple[datetime, str, str]
-"""Of a gps.fix, what a consumer that only keeps time needs: its ts, source and unit_id."""
+FixTime = tuple[int, str, str, str]
+"""Of a gps.fix, what a consumer that only keeps time needs: its ts as `timestamp_us` and as
+written, its source and unit_id."""
 
 
 def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
@@ -550,11 +551,51 @@ def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
     if type(obj) is dict and obj.get("type") == "gps.fix":
         plain = _plain_fix(obj)
         if plain is not None:
+            ts = obj.get("ts")
             try:
-                return parse_timestamp(obj.get("ts")), plain[1], plain[3]
+                return timestamp_us(ts), str(ts), plain[1], plain[3]
             except _Invalid as exc:
                 return exc.error
     return parse_object(obj)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware time as whole microseconds since the epoch: exact, and cheap to compare."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+# The usual shape, "2026-11-24T08:15:02.120+08:00": by its minute and offset (the text without
+# "02.120"), the epoch microseconds of that minute, once a time of that minute was valid.
+_USUAL_LENGTH = 29
+_MINUTES: dict[str, int] = {}
+_MINUTES_KEPT = 4096
+_SECONDS_US = {f"{s:02d}": s * 1_000_000 for s in range(60)}
+_MILLIS_US = {f"{m:03d}": m * 1000 for m in range(1000)}
+
+
+def timestamp_us(value: object) -> int:
+    """`epoch_us(parse_timestamp(value))`, raising as that does. A valid minute and offset
+    make every second and millisecond in them valid (the range limits are whole minutes), so
+    a time of a minute already seen is read without the regular expression and the datetime."""
+    if type(value) is str and len(value) == _USUAL_LENGTH and value[19] == ".":
+        key = value[:17] + value[23:]
+        base = _MINUTES.get(key)
+        if base is not None:
+            seconds, millis = _SECONDS_US.get(value[17:19]), _MILLIS_US.get(value[20:23])
+            if seconds is not None and millis is not None:
+                return base + seconds + millis
+        moment = parse_timestamp(value)
+        found = epoch_us(moment)
+        if value[23] in "+-":  # so exactly three digits of fraction, as the key assumes
+            if len(_MINUTES) >= _MINUTES_KEPT:
+                _MINUTES.clear()
+            _MINUTES[key] = found - moment.second * 1_000_000 - moment.microsecond
+        return found
+    return epoch_us(parse_timestamp(value))
 
 
 def parse(raw: bytes | str) -> Event | ParseError:

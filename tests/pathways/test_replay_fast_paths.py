@@ -49,9 +49,8 @@ def agrees_with_parse(raw: bytes | str) -> None:
     full = ev.parse(raw)
     if isinstance(light, tuple):
         assert isinstance(full, ev.GpsFix)
-        assert light == (full.ts, full.source, full.unit_id)
-        assert light[0].utcoffset() == full.ts.utcoffset()
-        assert light[0].isoformat() == full.ts.isoformat()
+        assert light == (ev.epoch_us(full.ts), light[1], full.source, full.unit_id)
+        assert ev.parse_timestamp(light[1]).isoformat() == full.ts.isoformat()
     else:
         assert light == full
 
@@ -87,7 +86,42 @@ def test_odd_lines_read_for_their_time_agree_with_parse(raw: bytes) -> None:
 def test_a_plain_fix_is_read_for_its_time_only() -> None:
     light = ev.parse_or_fix_time(raw_fix({}, set()))
     assert isinstance(light, tuple)
-    assert light[1:] == (FIX["source"], FIX["unit_id"])
+    assert light[1:] == (FIX["ts"], FIX["source"], FIX["unit_id"])
+
+
+# --- a time read by its minute ----------------------------------------------------------------
+
+_TIME_PARTS = st.tuples(
+    st.sampled_from(["2026-11-24T08:15", "2026-11-24t23:59", "2099-12-31T23:59",
+                     "2100-01-01T07:59", "1990-01-01T07:59", "1989-12-31T23:59",
+                     "2026-02-30T00:00", "2026-11-24 24:00"]),
+    st.sampled_from(["00", "07", "59", "60", "99", "5", "٣٣", "+1", " 1"]),
+    st.sampled_from([".", ",", "0"]),
+    st.sampled_from(["000", "120", "999", "12", "1234", "٣٣٣", "-12", "1_2"]),
+    st.sampled_from(["+08:00", "-08:00", "+00:00", "Z", "+8:00", "+08:0", "+0800", "+08:000"]),
+)
+
+
+def read_time(text: str) -> int | str:
+    try:
+        return ev.timestamp_us(text)
+    except Exception as exc:  # noqa: BLE001 - compared with what parse_timestamp raises
+        return repr(exc)
+
+
+def parsed_time(text: str) -> int | str:
+    try:
+        return ev.epoch_us(ev.parse_timestamp(text))
+    except Exception as exc:  # noqa: BLE001
+        return repr(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TIME_PARTS, min_size=1, max_size=12))
+def test_a_time_read_by_its_minute_is_the_time_parsed(parts: list[tuple[str, ...]]) -> None:
+    for minute, second, dot, fraction, offset in parts:  # later ones hit the minute's entry
+        text = f"{minute}:{second}{dot}{fraction}{offset}"
+        assert read_time(text) == parsed_time(text), text
 
 
 # --- a timeline extended by one event ---------------------------------------------------------
