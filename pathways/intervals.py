@@ -96,40 +96,81 @@ class RuleView(NamedTuple):
 
 
 def rule_views(timeline: Timeline, pack: RulePack) -> tuple[RuleView, ...]:
-    """One view per interval rule of the pack, in order; remembered per rule on the timeline
-    (and inherited by the incident's next timeline while what the rule looks at is unchanged)."""
-    whole = timeline.memo.get(("views", id(pack)))
+    """One view per interval rule of the pack, in order; remembered on the timeline. The
+    incident's next timeline takes over the views of the rules that look at nothing that
+    differs (`Timeline.inherit`): only the others are made again."""
+    key = ("views", id(pack))
+    memo = timeline.memo
+    whole = memo.get(key)
     if whole is not None and whole[2] is pack:
         views: tuple[RuleView, ...] = whole[0]
         return views
-    specs = _SPECS.get(id(pack))
-    if specs is None or specs[0] is not pack:
-        if len(_SPECS) > 64:
-            _SPECS.clear()
-        rules = [(("view", id(pack), i), rule_kinds(r), r) for i, r in enumerate(pack.intervals)]
-        specs = _SPECS[id(pack)] = (pack, rules)
-    memo = timeline.memo
-    out: list[RuleView] = []
-    for key, kinds, rule in specs[1]:
-        entry = memo.get(key)
-        if entry is None or entry[2] is not pack:
-            view = _view(timeline, pack, rule)
+    compiled = _compiled(pack)
+    before = _views_before(timeline, key, pack)
+    if before is None:
+        views = tuple(_view(timeline, pack, rule) for rule in compiled.rules)
+    else:
+        previous, differ = before
+        changed = list(previous)
+        for index in compiled.looking_at(differ):
             # A rule that does not apply says nothing more until the pathway changes.
-            entry = memo[key] = (view, kinds if view.applies else _PATHWAY_ONLY, pack)
-        out.append(entry[0])
-    views = tuple(out)
-    memo[("views", id(pack))] = (views, _EVERY_KIND, pack)  # as a whole: not inherited
+            if previous[index].applies or _PATHWAY in differ:
+                changed[index] = _view(timeline, pack, compiled.rules[index])
+        views = tuple(changed)
+    memo[key] = (views, _EVERY_KIND, pack)  # as a whole: not inherited
     return views
 
 
-_SPECS: dict[int, tuple[RulePack, list[tuple[Any, frozenset[str], IntervalRule]]]] = {}
+def _views_before(
+    timeline: Timeline, key: Any, pack: RulePack
+) -> tuple[tuple[RuleView, ...], frozenset[str]] | None:
+    """The views of the incident's previous timeline, and what differs from it, if known."""
+    basis = timeline.basis()
+    if basis is None:
+        return None
+    entry = basis[0].get(key)
+    return None if entry is None or entry[2] is not pack else (entry[0], basis[1])
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A pack's interval rules, indexed by what their views look at."""
+
+    pack: RulePack
+    rules: tuple[IntervalRule, ...]
+    by_kind: dict[str, frozenset[int]]
+
+    def looking_at(self, kinds: Set[str]) -> frozenset[int]:
+        """The rules whose view looks at any of `kinds` (see `rule_kinds`)."""
+        found: frozenset[int] = frozenset()
+        for kind in kinds:
+            found = found | self.by_kind.get(kind, found)
+        return found
+
+
+def _compiled(pack: RulePack) -> _Compiled:
+    compiled = _COMPILED.get(id(pack))
+    if compiled is None or compiled.pack is not pack:
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        by_kind: dict[str, set[int]] = {}
+        for index, rule in enumerate(pack.intervals):
+            for kind in rule_kinds(rule):
+                by_kind.setdefault(kind, set()).add(index)
+        compiled = _COMPILED[id(pack)] = _Compiled(
+            pack, pack.intervals, {k: frozenset(v) for k, v in by_kind.items()}
+        )
+    return compiled
+
+
+_COMPILED: dict[int, _Compiled] = {}
 _EVERY_KIND = frozenset(MILESTONE_TYPES)  # depends on everything: never inherited
-_PATHWAY_ONLY = frozenset({"@attr:pathway"})
+_PATHWAY = "@attr:pathway"
 
 
 def rule_kinds(rule: IntervalRule) -> frozenset[str]:
     """What a rule's view depends on (see `Timeline.inherit`)."""
-    kinds = set(kinds_of(rule.start + rule.end)) | {"@attr:pathway"}
+    kinds = set(kinds_of(rule.start + rule.end)) | {_PATHWAY}
     if rule.target.by is not None:
         kinds.add(attribute_kind(rule.target.by))
     if rule.deadline_if is not None:

@@ -75,6 +75,9 @@ _HOSPITAL_KINDS = frozenset(
     }
 )
 _KINDS: dict[tuple[str, ...], frozenset[str]] = {}
+# The memo key of what `Timeline.inherit` leaves for `Timeline.basis`. Its kinds are None, so
+# `inherit` never takes it over; the value is not an answer.
+BASIS = ("basis",)
 
 
 def kinds_of(options: tuple[str, ...]) -> frozenset[str]:
@@ -180,9 +183,18 @@ class Timeline:
             if previous.roles.get(role) != self.roles.get(role):
                 differ.add(f"@role:{role}")
         memo = self.memo
+        previous.memo.pop(BASIS, None)  # not passed on: no chain of timelines is kept
         for key, entry in previous.memo.items():
             if key not in memo and entry[1].isdisjoint(differ):
                 memo[key] = entry
+        # For answers kept as a whole that a part of can be taken over (`intervals.rule_views`):
+        # read once, by the first question, and dropped then.
+        memo[BASIS] = (previous.memo, frozenset(differ), None)
+
+    def basis(self) -> tuple[dict[Any, Any], frozenset[str]] | None:
+        """The previous timeline's answers and what differs from it, once (see `inherit`)."""
+        entry = self.memo.pop(BASIS, None)
+        return None if entry is None else (entry[0], entry[1])
 
     def find(self, expr: str) -> ev.Event | None:
         if expr in self.found:
