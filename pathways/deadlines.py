@@ -49,13 +49,14 @@ def _plan(timeline: Timeline, pack: RulePack) -> _Plan:
 def _make_plan(timeline: Timeline, pack: RulePack) -> _Plan:
     ended = _ended(timeline) is not None
     running = () if ended else tuple(_running(timeline, pack))
-    moments = (m for d in running for m in (d.approaching_ts, d.due_ts) if m is not None)
-    late = (v.closed_late for v in rule_views(timeline, pack) if v.closed_late is not None)
+    moments = [m for d in running for m in (d.approaching_ts, d.due_ts) if m is not None]
+    moments.sort()
+    late = [v.closed_late for v in rule_views(timeline, pack) if v.closed_late is not None]
     return _Plan(
         closed_late=tuple(late),
         open=running,
         judged=running or tuple(_overdue_at_end(timeline, pack)),
-        moments=tuple(sorted(moments)),
+        moments=tuple(moments),
     )
 
 

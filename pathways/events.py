@@ -664,5 +664,8 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+_SECOND = timedelta(seconds=1)
+
+
 def seconds_between(start: datetime, end: datetime) -> float:
-    return (end - start) / timedelta(seconds=1)
+    return (end - start) / _SECOND

@@ -31,8 +31,9 @@ class IntervalValue:
         return ev.seconds_between(self.start.ts, self.end.ts)
 
     def record(self, incident_id: str, revision: int) -> IntervalRecord:
-        usable = not (set(self.flags) & UNUSABLE)
-        met = None if self.target_s is None or not usable else self.seconds <= self.target_s
+        seconds = self.seconds
+        usable = UNUSABLE.isdisjoint(self.flags)
+        met = None if self.target_s is None or not usable else seconds <= self.target_s
         area: AreaType | None = None
         if self.timeline.area_type == "urban":
             area = "urban"
@@ -43,7 +44,7 @@ class IntervalValue:
             interval=self.name,
             start_ts=self.start.ts,
             end_ts=self.end.ts,
-            seconds=self.seconds,
+            seconds=seconds,
             target_s=self.target_s,
             met=met,
             pathway=self.timeline.pathway,

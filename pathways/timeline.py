@@ -277,10 +277,11 @@ def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None =
     ordered = list(previous.ordered)
     if event.TYPE not in MILESTONE_TYPES:
         return _assemble(ordered, locate)
-    at = bisect_right(ordered, _order(event), key=_order)
-    ordered.insert(at, event)
-    if at == len(previous.ordered) and previous.ordered:
+    key = _order(event)
+    if ordered and _order(ordered[-1]) <= key:  # the usual case: it comes last
+        ordered.append(event)
         return _append(previous, ordered, locate)
+    ordered.insert(bisect_right(ordered, key, key=_order), event)
     return _assemble(ordered, locate)
 
 
@@ -319,10 +320,18 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
         triage_level=triage,
         district_id=district_id,
         area_type=area_type,
-        facts=_facts(by_type),
-        roles=_roles(by_type),
+        facts=_facts(by_type) if _may_change_facts(kind, previous.facts) else previous.facts,
+        roles=_roles(by_type) if kind in _ROLE_KINDS else previous.roles,
         ordered=tuple(ordered),
     )
+
+
+def _may_change_facts(kind: str, facts: frozenset[str]) -> bool:
+    """Whether one more event of `kind` can change `_facts`. Of unit events, only the first
+    counts (`ems`, and no `walk_in`)."""
+    if kind.startswith("unit."):
+        return "ems" not in facts
+    return kind in _FACT_KINDS
 
 
 def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
@@ -388,6 +397,21 @@ def _area(by_type: dict[str, list[ev.Event]], locate: Locate | None) -> tuple[st
 
 # The event types with a `stemi` field.
 _STEMI_TYPES = tuple(t for t, cls in ev.EVENT_TYPES.items() if "stemi" in cls.__dataclass_fields__)
+
+
+# The event types `_facts` looks at (besides unit events) and those `_roles` looks at.
+_FACT_KINDS = frozenset(
+    {
+        "diagnosis.made",
+        *_STEMI_TYPES,
+        "stroke.screen",
+        "call.received",
+        *ev.HOSPITAL_MILESTONES,
+        "call.cancelled",
+        "incident.closed",
+    }
+)
+_ROLE_KINDS = frozenset(UNIT_ROLES.values())
 
 
 def _roles(by_type: dict[str, list[ev.Event]]) -> dict[str, str]:
