@@ -336,6 +336,61 @@ TOPIC_OF_TYPE: dict[str, str] = {
 
 def parse_timestamp(value: object, field: str = "ts") -> datetime:
     """An RFC 3339 timestamp with a UTC offset, within a plausible range."""
+    if type(value) is str and len(value) == _USUAL_LENGTH and value[19] == ".":
+        key = value[:17] + value[23:]
+        known = _MINUTES.get(key)
+        if known is not None:
+            second, micros = _SECONDS.get(value[17:19]), _MILLIS_US.get(value[20:23])
+            if second is not None and micros is not None:
+                return known[1].replace(second=second, microsecond=micros)
+        moment = _read_timestamp(value, field)
+        _keep_minute(key, value, moment)
+        return moment
+    return _read_timestamp(value, field)
+
+
+def timestamp_us(value: object) -> int:
+    """`epoch_us(parse_timestamp(value))`, raising as that does, without the datetime."""
+    if type(value) is str and len(value) == _USUAL_LENGTH and value[19] == ".":
+        known = _MINUTES.get(value[:17] + value[23:])
+        if known is not None:
+            seconds, micros = _SECONDS_US.get(value[17:19]), _MILLIS_US.get(value[20:23])
+            if seconds is not None and micros is not None:
+                return known[0] + seconds + micros
+    return epoch_us(parse_timestamp(value))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware time as whole microseconds since the epoch: exact, and cheap to compare."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+# Times of the usual shape, "2026-11-24T08:15:02.120+08:00", by their minute and offset (the
+# text without "02.120"): that minute's start (epoch microseconds, datetime), once one time of
+# it was valid. Then every second and millisecond of it is (the range limits are whole
+# minutes), and a time of it is read without the regular expression.
+_USUAL_LENGTH = 29
+_MINUTES: dict[str, tuple[int, datetime]] = {}
+_MINUTES_KEPT = 4096
+_SECONDS = {f"{s:02d}": s for s in range(60)}
+_SECONDS_US = {text: s * 1_000_000 for text, s in _SECONDS.items()}
+_MILLIS_US = {f"{m:03d}": m * 1000 for m in range(1000)}
+
+
+def _keep_minute(key: str, value: str, moment: datetime) -> None:
+    if value[23] not in "+-":  # then not exactly three digits of fraction, as the key assumes
+        return
+    if len(_MINUTES) >= _MINUTES_KEPT:
+        _MINUTES.clear()
+    start = moment.replace(second=0, microsecond=0)
+    _MINUTES[key] = (epoch_us(start), start)
+
+
+def _read_timestamp(value: object, field: str) -> datetime:
     match = _RFC3339.match(value) if isinstance(value, str) else None
     if match is None:
         raise _Invalid(Reason.BAD_TIMESTAMP, f"{field}: not an RFC 3339 time with offset")
@@ -557,45 +612,6 @@ def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
             except _Invalid as exc:
                 return exc.error
     return parse_object(obj)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def epoch_us(moment: datetime) -> int:
-    """An aware time as whole microseconds since the epoch: exact, and cheap to compare."""
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-# The usual shape, "2026-11-24T08:15:02.120+08:00": by its minute and offset (the text without
-# "02.120"), the epoch microseconds of that minute, once a time of that minute was valid.
-_USUAL_LENGTH = 29
-_MINUTES: dict[str, int] = {}
-_MINUTES_KEPT = 4096
-_SECONDS_US = {f"{s:02d}": s * 1_000_000 for s in range(60)}
-_MILLIS_US = {f"{m:03d}": m * 1000 for m in range(1000)}
-
-
-def timestamp_us(value: object) -> int:
-    """`epoch_us(parse_timestamp(value))`, raising as that does. A valid minute and offset
-    make every second and millisecond in them valid (the range limits are whole minutes), so
-    a time of a minute already seen is read without the regular expression and the datetime."""
-    if type(value) is str and len(value) == _USUAL_LENGTH and value[19] == ".":
-        key = value[:17] + value[23:]
-        base = _MINUTES.get(key)
-        if base is not None:
-            seconds, millis = _SECONDS_US.get(value[17:19]), _MILLIS_US.get(value[20:23])
-            if seconds is not None and millis is not None:
-                return base + seconds + millis
-        moment = parse_timestamp(value)
-        found = epoch_us(moment)
-        if value[23] in "+-":  # so exactly three digits of fraction, as the key assumes
-            if len(_MINUTES) >= _MINUTES_KEPT:
-                _MINUTES.clear()
-            _MINUTES[key] = found - moment.second * 1_000_000 - moment.microsecond
-        return found
-    return epoch_us(parse_timestamp(value))
 
 
 def parse(raw: bytes | str) -> Event | ParseError:

@@ -109,14 +109,14 @@ def rule_views(timeline: Timeline, pack: RulePack) -> tuple[RuleView, ...]:
     compiled = _compiled(pack)
     before = _views_before(timeline, key, pack)
     if before is None:
-        views = tuple(_view(timeline, pack, rule) for rule in compiled.rules)
+        views = tuple(compiled.view(timeline, index) for index in range(len(compiled.rules)))
     else:
         previous, differ = before
         changed = list(previous)
         for index in compiled.looking_at(differ):
             # A rule that does not apply says nothing more until the pathway changes.
             if previous[index].applies or _PATHWAY in differ:
-                changed[index] = _view(timeline, pack, compiled.rules[index])
+                changed[index] = compiled.view(timeline, index)
         views = tuple(changed)
     memo[key] = (views, _EVERY_KIND, pack)  # as a whole: not inherited
     return views
@@ -140,6 +140,13 @@ class _Compiled:
     pack: RulePack
     rules: tuple[IntervalRule, ...]
     by_kind: dict[str, frozenset[int]]
+    idle: tuple[RuleView, ...]  # each rule's view where it does not apply
+
+    def view(self, timeline: Timeline, index: int) -> RuleView:
+        rule = self.rules[index]
+        if not rule.applies_to(timeline.pathway):
+            return self.idle[index]
+        return _view(timeline, self.pack, rule)
 
     def looking_at(self, kinds: Set[str]) -> frozenset[int]:
         """The rules whose view looks at any of `kinds` (see `rule_kinds`)."""
@@ -159,7 +166,10 @@ def _compiled(pack: RulePack) -> _Compiled:
             for kind in rule_kinds(rule):
                 by_kind.setdefault(kind, set()).add(index)
         compiled = _COMPILED[id(pack)] = _Compiled(
-            pack, pack.intervals, {k: frozenset(v) for k, v in by_kind.items()}
+            pack,
+            pack.intervals,
+            {k: frozenset(v) for k, v in by_kind.items()},
+            tuple(_idle(rule) for rule in pack.intervals),
         )
     return compiled
 
@@ -182,7 +192,7 @@ def rule_kinds(rule: IntervalRule) -> frozenset[str]:
 def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
     applies = rule.applies_to(timeline.pathway)
     if not applies:  # neither measured nor alerted: its milestones do not matter
-        return RuleView(rule, None, None, None, True, False, False, (), ())
+        return _idle(rule)
     target, known = target_of(rule, timeline)
     alertable = (
         rule.deadline
@@ -206,31 +216,31 @@ def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
         if not known:
             after = (_UNKNOWN.get(rule.target.by or "", "unknown_attribute"),)
     flags, future_flags = before + after, (*before, "future_timestamp", *after)
-    view = RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags)
-    if target is None or start is None or not alertable:
-        return view
-    if end is None:
-        return view._replace(running=_running_deadline(view, pack))
-    return view._replace(closed_late=_closed_late(view))
+    running = closed_late = None
+    if target is not None and start is not None and alertable:
+        if end is None:
+            running = _running_deadline(rule.name, start.ts, target, pack)
+        else:
+            closed_late = _closed_late(rule.name, start.ts, end.ts, target)
+    return RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags,
+                    running, closed_late)
 
 
-def _running_deadline(view: RuleView, pack: RulePack) -> Deadline | None:
-    target, start = view.target_s, view.start
-    if target is None or start is None or not view.alertable or view.end is not None:
+def _idle(rule: IntervalRule) -> RuleView:
+    return RuleView(rule, None, None, None, True, False, False, (), ())
+
+
+def _running_deadline(name: str, start: datetime, target: float, pack: RulePack) -> Deadline:
+    approach = start + timedelta(seconds=target * pack.approaching_share)
+    due = start + timedelta(seconds=target)
+    return Deadline(name, "interval", start, approach, due, target)
+
+
+def _closed_late(name: str, start: datetime, end: datetime, target: float) -> Deadline | None:
+    due = start + timedelta(seconds=target)
+    if end <= due or end < start:  # in time, or a bad duration (a data_quality case)
         return None
-    approach = start.ts + timedelta(seconds=target * pack.approaching_share)
-    due = start.ts + timedelta(seconds=target)
-    return Deadline(view.rule.name, "interval", start.ts, approach, due, target)
-
-
-def _closed_late(view: RuleView) -> Deadline | None:
-    target, start, end = view.target_s, view.start, view.end
-    if target is None or start is None or end is None or not view.alertable:
-        return None
-    due = start.ts + timedelta(seconds=target)
-    if end.ts <= due or end.ts < start.ts:  # in time, or a bad duration (a data_quality case)
-        return None
-    return Deadline(view.rule.name, "interval", start.ts, None, due, target)
+    return Deadline(name, "interval", start, None, due, target)
 
 
 def measured_views(
