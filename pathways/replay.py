@@ -47,6 +47,7 @@ class ReplayCounts:
 
 
 _NEVER = -(1 << 62)  # epoch microseconds before any event time
+_Wake = tuple[int, str, datetime]  # (moment as epoch us, incident, moment)
 
 
 @dataclass(slots=True)
@@ -62,8 +63,10 @@ class Replay:
     clock: WatermarkClock = field(default_factory=WatermarkClock)
     counts: ReplayCounts = field(default_factory=ReplayCounts)
     states: dict[str, IncidentState] = field(default_factory=dict)
-    # (moment as epoch us, incident, moment): ordered as (moment, incident) would be
-    _wake: list[tuple[int, str, datetime]] = field(default_factory=list)
+    # ordered as (moment, incident) would be
+    _wake: list[_Wake] = field(default_factory=list)
+    # per incident, its last sweep: (moment as epoch us, state after it, the wake it pushed)
+    _swept: dict[str, tuple[int, IncidentState, _Wake | None]] = field(default_factory=dict)
     _skew: SourceClocks | None = None
 
     _latest_us: int = _NEVER  # the largest event time seen
@@ -155,20 +158,33 @@ class Replay:
         outputs.extend(applied)
         return outputs
 
-    def _keep(self, state: IncidentState, now: datetime) -> None:
+    def _keep(self, state: IncidentState, now: datetime) -> _Wake | None:
         self.states[state.incident_id] = state
         wake = self.engine.next_deadline(state, now)
-        if wake is not None:
-            heapq.heappush(self._wake, (ev.epoch_us(wake), state.incident_id, wake))
+        entry = None if wake is None else (ev.epoch_us(wake), state.incident_id, wake)
+        if entry is not None:
+            heapq.heappush(self._wake, entry)
+        return entry
 
     def _sweep_due(self, now_us: int) -> Iterator[Output]:
         """Every moment strictly before `now`, judged at that moment: the events at a moment
         are all read once the watermark is past it (one at the very deadline closes its
-        interval in time), and no later event can have changed the judgement."""
+        interval in time), and no later event can have changed the judgement.
+
+        An incident is woken once for each of its events and sweeps that had the same next
+        moment. Swept again at the same moment in the same state, it raises nothing and has
+        the same next moment: that is known without asking the engine."""
+        swept = self._swept
         while self._wake and self._wake[0][0] < now_us:
-            _, incident_id, moment = heapq.heappop(self._wake)
-            state, alerts = self.engine.sweep(self.states[incident_id], moment)
-            self._keep(state, moment)
+            moment_us, incident_id, moment = heapq.heappop(self._wake)
+            state = self.states[incident_id]
+            last = swept.get(incident_id)
+            if last is not None and last[0] == moment_us and last[1] is state:
+                if last[2] is not None:
+                    heapq.heappush(self._wake, last[2])
+                continue
+            state, alerts = self.engine.sweep(state, moment)
+            swept[incident_id] = (moment_us, state, self._keep(state, moment))
             yield from alerts
 
     def _final_sweep(self, now: datetime) -> Iterator[Output]:
