@@ -192,15 +192,15 @@ class Engine:
         prior = self._cached_timeline(state)
         events = {**state.events, event.event_id: event}
         state = IncidentState(state.incident_id, events, future, state.emitted, state.alerts)
+        if prior is not None and previous is None:  # one more event: no need to sort again
+            self._keep_timeline(state, extend_timeline(prior, event, self._area_of()))
+        timeline = self.timeline(state)
         if prior is not None:
-            if previous is None:  # one more event: no need to sort them all again
-                self._keep_timeline(state, extend_timeline(prior, event, self._area_of()))
             changed = {event.TYPE} if previous is None else {event.TYPE, previous.TYPE}
-            self.timeline(state).inherit(prior, changed)
-        state, records = self._emit_intervals(state, now)
+            timeline.inherit(prior, changed)
+        state, records = self._emit_intervals(state, timeline, now)
         outputs.extend(records)
         if not hold_deadlines:
-            timeline = self.timeline(state)
             outputs.extend(deadline_alerts(timeline, self.pack, now, raised=state.alerts))
         return _remember(state, outputs)
 
@@ -259,9 +259,8 @@ class Engine:
         return self._areas[key]
 
     def _emit_intervals(
-        self, state: IncidentState, now: datetime
+        self, state: IncidentState, timeline: Timeline, now: datetime
     ) -> tuple[IncidentState, list[Output]]:
-        timeline = self.timeline(state)
         cached = self._cached(state.incident_id)  # kept by `timeline` if it was not
         known_inputs = {} if cached is None else cached.emitted
         # What a record is made of besides its view: the same for every interval.

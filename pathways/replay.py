@@ -19,7 +19,7 @@ from pathways.clock import WatermarkClock
 from pathways.compliance import Compliance
 from pathways.engine import Engine, IncidentState, Output
 from pathways.outputs import Alert, IntervalRecord
-from pathways.quality import SourceClocks, device_key_of
+from pathways.quality import SourceClocks, device_key, device_key_of
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -143,13 +143,15 @@ class Replay:
 
     def _event(self, event: ev.Event) -> list[Output]:
         self.counts.events += 1
-        outputs = self._advance(ev.epoch_us(event.ts), event.ts)
+        ts_us = ev.epoch_us(event.ts)
+        outputs = self._advance(ts_us, event.ts)
         now = self._clock_now()
         assert now is not None
         if self._skew is not None:
-            skew = self._skew.observe(event, now)
-            if skew is not None:
-                outputs.append(skew)
+            lag_s = (self._now_us - ts_us) / 1_000_000  # exactly (now - ts) / 1 s
+            estimate = self._skew.observe_lag(device_key(event), lag_s)
+            if estimate is not None:
+                outputs.append(self._skew.alert(event, estimate, now))
         if event.incident_id is None or event.TYPE in ("gps.fix", "unit.available"):
             self.counts.ignored += 1
             return outputs

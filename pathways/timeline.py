@@ -178,10 +178,12 @@ class Timeline:
         for name in ("pathway", "triage_level", "area_type"):
             if getattr(previous, name) != getattr(self, name):
                 differ.add(f"@attr:{name}")
-        differ.update(f"@fact:{fact}" for fact in previous.facts ^ self.facts)
-        for role in previous.roles.keys() | self.roles.keys():
-            if previous.roles.get(role) != self.roles.get(role):
-                differ.add(f"@role:{role}")
+        if previous.facts is not self.facts:
+            differ.update(f"@fact:{fact}" for fact in previous.facts ^ self.facts)
+        if previous.roles is not self.roles:
+            for role in previous.roles.keys() | self.roles.keys():
+                if previous.roles.get(role) != self.roles.get(role):
+                    differ.add(f"@role:{role}")
         memo = self.memo
         previous.memo.pop(BASIS, None)  # not passed on: no chain of timelines is kept
         for key, entry in previous.memo.items():
