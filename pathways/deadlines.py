@@ -13,7 +13,7 @@ from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from pathways.intervals import Deadline as Deadline
 from pathways.intervals import rule_views
@@ -81,13 +81,28 @@ def _end_of(timeline: Timeline) -> datetime | None:
 def _running(timeline: Timeline, pack: RulePack) -> list[Deadline]:
     views = rule_views(timeline, pack)
     out = [v.running for v in views if v.running is not None]
-    for index, missing in enumerate(pack.missing):
-        kinds = kinds_of(missing.after + missing.expect) | {"@attr:pathway"}
-        key = ("missing", id(pack), index)
+    for key, kinds, missing in _missing_rules(pack):
         found = timeline.recall(key, kinds, partial(_missing, timeline, pack, missing), pack)
         if found is not None:
             out.append(found)
     return out
+
+
+_MISSING: dict[int, tuple[RulePack, list[tuple[Any, frozenset[str], MissingRule]]]] = {}
+
+
+def _missing_rules(pack: RulePack) -> list[tuple[Any, frozenset[str], MissingRule]]:
+    """Each missing-milestone rule of the pack with its memo key and what it looks at."""
+    known = _MISSING.get(id(pack))
+    if known is None or known[0] is not pack:
+        if len(_MISSING) > 64:
+            _MISSING.clear()
+        rules = [
+            (("missing", id(pack), index), kinds_of(m.after + m.expect) | {"@attr:pathway"}, m)
+            for index, m in enumerate(pack.missing)
+        ]
+        known = _MISSING[id(pack)] = (pack, rules)
+    return known[1]
 
 
 def _missing(timeline: Timeline, pack: RulePack, missing: MissingRule) -> Deadline | None:

@@ -294,7 +294,8 @@ class Engine:
             emitted[name] = {"revision": revision, "body": body}
             known_inputs[name] = (inputs, emitted[name])
             out.append(record)
-            out.extend(interval_quality_alerts(record, now))
+            if record.quality_flags:
+                out.extend(interval_quality_alerts(record, now))
         for name, last in state.emitted.items():
             if name not in current and "withdrawn" not in last["body"]["quality_flags"]:
                 record = _withdrawn(state.incident_id, name, last)
