@@ -9,6 +9,7 @@ its `breach` (it may have closed before any sweep saw it open).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -117,7 +118,9 @@ def _missing(timeline: Timeline, pack: RulePack, missing: MissingRule) -> Deadli
 
 def next_deadline(timeline: Timeline, pack: RulePack, now: datetime) -> datetime | None:
     """The earliest moment after `now` at which a sweep could raise a new alert, if any."""
-    return next((m for m in _plan(timeline, pack).moments if m > now), None)
+    moments = _plan(timeline, pack).moments  # sorted
+    at = bisect_right(moments, now)
+    return moments[at] if at < len(moments) else None
 
 
 def deadline_alerts(
