@@ -84,7 +84,7 @@ class Replay:
         parse = ev.parse_or_fix_time
         for line_no, line in enumerate(lines, start=1):
             counts.lines += 1
-            if not line.strip():
+            if not line or line.isspace():  # `not line.strip()` without copying the line
                 continue
             event = parse(line)
             if type(event) is tuple:  # a valid gps.fix: only its time and clock matter here
