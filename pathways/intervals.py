@@ -205,14 +205,7 @@ def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
     if start is not None and end is not None:
         seconds = ev.seconds_between(start.ts, end.ts)
         limit = rule.max_duration_s or pack.quality.max_duration_s
-        before = tuple(
-            flag
-            for flag, present in (
-                ("end_before_start", seconds < 0),
-                ("implausible_duration", seconds > limit),
-            )
-            if present
-        )
+        before = _DURATION_FLAGS[seconds < 0, seconds > limit]
         if not known:
             after = (_UNKNOWN.get(rule.target.by or "", "unknown_attribute"),)
     flags, future_flags = before + after, (*before, "future_timestamp", *after)
@@ -224,6 +217,15 @@ def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
             closed_late = _closed_late(rule.name, start.ts, end.ts, target)
     return RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags,
                     running, closed_late)
+
+
+# By (end before start, longer than the limit).
+_DURATION_FLAGS: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (False, False): (),
+    (True, False): ("end_before_start",),
+    (False, True): ("implausible_duration",),
+    (True, True): ("end_before_start", "implausible_duration"),
+}
 
 
 def _idle(rule: IntervalRule) -> RuleView:

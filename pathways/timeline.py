@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -276,13 +276,13 @@ def build_timeline(events: Iterable[ev.Event], locate: Locate | None = None) -> 
 def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None = None) -> Timeline:
     """`build_timeline` of the events of `previous` plus `event`, whose event_id is new to
     them; the events stay in order without sorting them again."""
-    ordered = list(previous.ordered)
+    before = previous.ordered
     if event.TYPE not in MILESTONE_TYPES:
-        return _assemble(ordered, locate)
+        return _assemble(list(before), locate)
     key = _order(event)
-    if ordered and _order(ordered[-1]) <= key:  # the usual case: it comes last
-        ordered.append(event)
-        return _append(previous, ordered, locate)
+    if before and _order(before[-1]) <= key:  # the usual case: it comes last
+        return _append(previous, (*before, event), locate)
+    ordered = list(before)
     ordered.insert(bisect_right(ordered, key, key=_order), event)
     return _assemble(ordered, locate)
 
@@ -291,7 +291,8 @@ def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None =
 _PATHWAY_TYPES = frozenset({"call.received", "call.triaged", "diagnosis.made", "ecg.acquired"})
 
 
-def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) -> Timeline:
+def _append(previous: Timeline, ordered: tuple[ev.Event, ...], locate: Locate | None
+            ) -> Timeline:
     """`_assemble(ordered)` when its last event is the only one `previous` has not: the groups
     (and their key order, by first appearance) extended, the rest taken over where that last
     event cannot change it."""
@@ -300,7 +301,7 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
     if event.unit_id and kind.startswith("unit."):
         known = previous.by_unit.get(event.unit_id, {}).get(kind, ())
         if any(_explicit(e) != _explicit(event) for e in known):
-            return _assemble(ordered, locate)  # one of them supersedes the other
+            return _assemble(list(ordered), locate)  # one of them supersedes the other
     by_type = dict(previous.by_type)
     by_type[kind] = [*by_type.get(kind, ()), event]
     by_unit = previous.by_unit
@@ -324,7 +325,7 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
         area_type=area_type,
         facts=_facts(by_type) if _may_change_facts(kind, previous.facts) else previous.facts,
         roles=_roles(by_type) if kind in _ROLE_KINDS else previous.roles,
-        ordered=tuple(ordered),
+        ordered=ordered,
     )
 
 
@@ -363,7 +364,7 @@ def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
     )
 
 
-def _pathway(ordered: list[ev.Event]) -> str:
+def _pathway(ordered: Sequence[ev.Event]) -> str:
     """Latest clinical fact wins; else the latest dispatcher hint; else `other`."""
     hint: str | None = None
     clinical: str | None = None
@@ -377,7 +378,7 @@ def _pathway(ordered: list[ev.Event]) -> str:
     return clinical or hint or "other"
 
 
-def _triage(ordered: list[ev.Event]) -> int | None:
+def _triage(ordered: Sequence[ev.Event]) -> int | None:
     level: int | None = None
     for event in ordered:
         if isinstance(event, _CALLS) and event.triage_level:
