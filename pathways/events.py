@@ -647,8 +647,20 @@ def parse_object(obj: object) -> Event | ParseError:
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 with milliseconds (or microseconds when present) and the original offset."""
-    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
-    return moment.isoformat(timespec=spec)
+    key = (moment, moment.utcoffset())  # the text depends on nothing else
+    text = _FORMATTED.get(key)
+    if text is None:
+        if len(_FORMATTED) >= _FORMATTED_KEPT:
+            _FORMATTED.clear()
+        spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+        text = _FORMATTED[key] = moment.isoformat(timespec=spec)
+    return text
+
+
+# The same times are formatted again and again (an interval's start in each of its records and
+# revisions), and `isoformat` costs several dict lookups' worth.
+_FORMATTED: dict[tuple[datetime, timedelta | None], str] = {}
+_FORMATTED_KEPT = 8192
 
 
 def _plain(value: Any) -> Any:

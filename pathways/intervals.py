@@ -148,11 +148,13 @@ class _Compiled:
             return self.idle[index]
         return _view(timeline, self.pack, rule)
 
-    def looking_at(self, kinds: Set[str]) -> frozenset[int]:
+    def looking_at(self, kinds: Set[str]) -> set[int]:
         """The rules whose view looks at any of `kinds` (see `rule_kinds`)."""
-        found: frozenset[int] = frozenset()
+        found: set[int] = set()
         for kind in kinds:
-            found = found | self.by_kind.get(kind, found)
+            rules = self.by_kind.get(kind)
+            if rules is not None:
+                found.update(rules)
         return found
 
 

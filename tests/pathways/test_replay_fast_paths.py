@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -119,6 +119,21 @@ def test_a_time_read_by_its_minute_is_the_time_parsed(parts: list[tuple[str, ...
         assert outcome(ev.parse_timestamp, text) == parsed, text
         expected = ev.epoch_us(parsed[0]) if isinstance(parsed, tuple) else parsed
         assert outcome(ev.timestamp_us, text) == expected, text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0, 120, 123_456]),
+                          st.sampled_from([0, 60, -300, 480, 345])), min_size=1, max_size=20))
+def test_a_time_formatted_again_reads_as_formatted_the_first_time(
+    picks: list[tuple[int, int, int]],
+) -> None:
+    """Equal instants in other offsets are other texts, whatever was formatted before."""
+    for seconds, micros, offset_min in picks:
+        zone = timezone(timedelta(minutes=offset_min))
+        moment = (datetime(2026, 11, 24, tzinfo=UTC) + timedelta(seconds=seconds,
+                  microseconds=micros)).astimezone(zone)
+        spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+        assert ev.format_timestamp(moment) == moment.isoformat(timespec=spec)
 
 
 # --- a timeline extended by one event ---------------------------------------------------------
