@@ -28,6 +28,10 @@ class WatermarkClock:
         self._lateness = lateness
         self._max: datetime | None = None
 
+    @property
+    def lateness(self) -> timedelta:
+        return self._lateness
+
     def observe(self, event_ts: datetime) -> None:
         if self._max is None or event_ts > self._max:
             self._max = event_ts

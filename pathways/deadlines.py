@@ -9,11 +9,12 @@ its `breach` (it may have closed before any sweep saw it open).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from pathways.intervals import Deadline as Deadline
 from pathways.intervals import rule_views
@@ -49,13 +50,14 @@ def _plan(timeline: Timeline, pack: RulePack) -> _Plan:
 def _make_plan(timeline: Timeline, pack: RulePack) -> _Plan:
     ended = _ended(timeline) is not None
     running = () if ended else tuple(_running(timeline, pack))
-    moments = (m for d in running for m in (d.approaching_ts, d.due_ts) if m is not None)
-    late = (v.closed_late for v in rule_views(timeline, pack) if v.closed_late is not None)
+    moments = [m for d in running for m in (d.approaching_ts, d.due_ts) if m is not None]
+    moments.sort()
+    late = [v.closed_late for v in rule_views(timeline, pack) if v.closed_late is not None]
     return _Plan(
         closed_late=tuple(late),
         open=running,
         judged=running or tuple(_overdue_at_end(timeline, pack)),
-        moments=tuple(sorted(moments)),
+        moments=tuple(moments),
     )
 
 
@@ -80,13 +82,28 @@ def _end_of(timeline: Timeline) -> datetime | None:
 def _running(timeline: Timeline, pack: RulePack) -> list[Deadline]:
     views = rule_views(timeline, pack)
     out = [v.running for v in views if v.running is not None]
-    for index, missing in enumerate(pack.missing):
-        kinds = kinds_of(missing.after + missing.expect) | {"@attr:pathway"}
-        key = ("missing", id(pack), index)
+    for key, kinds, missing in _missing_rules(pack):
         found = timeline.recall(key, kinds, partial(_missing, timeline, pack, missing), pack)
         if found is not None:
             out.append(found)
     return out
+
+
+_MISSING: dict[int, tuple[RulePack, list[tuple[Any, frozenset[str], MissingRule]]]] = {}
+
+
+def _missing_rules(pack: RulePack) -> list[tuple[Any, frozenset[str], MissingRule]]:
+    """Each missing-milestone rule of the pack with its memo key and what it looks at."""
+    known = _MISSING.get(id(pack))
+    if known is None or known[0] is not pack:
+        if len(_MISSING) > 64:
+            _MISSING.clear()
+        rules = [
+            (("missing", id(pack), index), kinds_of(m.after + m.expect) | {"@attr:pathway"}, m)
+            for index, m in enumerate(pack.missing)
+        ]
+        known = _MISSING[id(pack)] = (pack, rules)
+    return known[1]
 
 
 def _missing(timeline: Timeline, pack: RulePack, missing: MissingRule) -> Deadline | None:
@@ -101,7 +118,9 @@ def _missing(timeline: Timeline, pack: RulePack, missing: MissingRule) -> Deadli
 
 def next_deadline(timeline: Timeline, pack: RulePack, now: datetime) -> datetime | None:
     """The earliest moment after `now` at which a sweep could raise a new alert, if any."""
-    return next((m for m in _plan(timeline, pack).moments if m > now), None)
+    moments = _plan(timeline, pack).moments  # sorted
+    at = bisect_right(moments, now)
+    return moments[at] if at < len(moments) else None
 
 
 def deadline_alerts(

@@ -12,13 +12,13 @@ same object; `now` is always passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pathways import events as ev
 from pathways.deadlines import deadline_alerts, next_deadline
-from pathways.intervals import IntervalValue, measured_views
+from pathways.intervals import IntervalValue, RuleView, measured_views
 from pathways.outputs import Alert, IntervalRecord, interval_from_json
 from pathways.quality import conflict_alert, future_alert, interval_quality_alerts
 from pathways.rulepack import RulePack
@@ -184,7 +184,7 @@ class Engine:
         outputs: list[Output] = []
         if previous is not None:
             outputs.append(conflict_alert(previous, event, now))
-        future = state.future - {event.event_id}
+        future = state.future - {event.event_id} if event.event_id in state.future else state.future
         ahead = future_alert(event, now, self.pack.quality.future_tolerance_s)
         if ahead is not None:
             future = future | {event.event_id}
@@ -192,15 +192,15 @@ class Engine:
         prior = self._cached_timeline(state)
         events = {**state.events, event.event_id: event}
         state = IncidentState(state.incident_id, events, future, state.emitted, state.alerts)
+        if prior is not None and previous is None:  # one more event: no need to sort again
+            self._keep_timeline(state, extend_timeline(prior, event, self._area_of()))
+        timeline = self.timeline(state)
         if prior is not None:
-            if previous is None:  # one more event: no need to sort them all again
-                self._keep_timeline(state, extend_timeline(prior, event, self._area_of()))
             changed = {event.TYPE} if previous is None else {event.TYPE, previous.TYPE}
-            self.timeline(state).inherit(prior, changed)
-        state, records = self._emit_intervals(state, now)
+            timeline.inherit(prior, changed)
+        state, records = self._emit_intervals(state, timeline, now)
         outputs.extend(records)
         if not hold_deadlines:
-            timeline = self.timeline(state)
             outputs.extend(deadline_alerts(timeline, self.pack, now, raised=state.alerts))
         return _remember(state, outputs)
 
@@ -259,9 +259,8 @@ class Engine:
         return self._areas[key]
 
     def _emit_intervals(
-        self, state: IncidentState, now: datetime
+        self, state: IncidentState, timeline: Timeline, now: datetime
     ) -> tuple[IncidentState, list[Output]]:
-        timeline = self.timeline(state)
         cached = self._cached(state.incident_id)  # kept by `timeline` if it was not
         known_inputs = {} if cached is None else cached.emitted
         # What a record is made of besides its view: the same for every interval.
@@ -279,10 +278,11 @@ class Engine:
             name = view.rule.name
             current.add(name)
             last = emitted.get(name)
-            inputs = (view.start, view.end, view.target_s, flags, about)
             known = known_inputs.get(name)
-            if known is not None and known[1] is last and _same_inputs(known[0], inputs):
+            if (known is not None and known[1] is last
+                    and _same_inputs(known[0], view, flags, about)):
                 continue  # the record these inputs make was the last one emitted
+            inputs = (view.start, view.end, view.target_s, flags, about)
             assert view.start is not None and view.end is not None
             value = IntervalValue(name, view.start, view.end, view.target_s, flags, timeline)
             revision = 1 if last is None else int(last["revision"]) + 1
@@ -294,7 +294,8 @@ class Engine:
             emitted[name] = {"revision": revision, "body": body}
             known_inputs[name] = (inputs, emitted[name])
             out.append(record)
-            out.extend(interval_quality_alerts(record, now))
+            if record.quality_flags:
+                out.extend(interval_quality_alerts(record, now))
         for name, last in state.emitted.items():
             if name not in current and "withdrawn" not in last["body"]["quality_flags"]:
                 record = _withdrawn(state.incident_id, name, last)
@@ -306,35 +307,46 @@ class Engine:
         return IncidentState(state.incident_id, state.events, state.future, emitted, alerts), out
 
 
-def _same_inputs(known: tuple[Any, ...], inputs: tuple[Any, ...]) -> bool:
+def _same_inputs(
+    known: tuple[Any, ...], view: RuleView, flags: tuple[str, ...], about: tuple[Any, ...]
+) -> bool:
     """Whether a record's inputs are those of the record `known` was made from: its events
     and target by identity (the same objects make the same JSON; equal datetimes in other
     offsets would not), its flags and the timeline's attributes by value."""
     return (
-        known[0] is inputs[0]
-        and known[1] is inputs[1]
-        and known[2] is inputs[2]
-        and known[3] == inputs[3]
-        and known[4] == inputs[4]
+        known[0] is view.start
+        and known[1] is view.end
+        and known[2] is view.target_s
+        and known[3] == flags
+        and known[4] == about
     )
-
-
-_RECORD_FIELDS = tuple(f.name for f in fields(IntervalRecord) if f.name != "revision")
 
 
 def _fingerprint(record: IntervalRecord) -> dict[str, Any]:
     """`to_json(record)` without the revision (quality flags always present): what makes two
     revisions the same. Built directly, in the same key order: it runs for every record."""
-    body: dict[str, Any] = {}
-    for name in _RECORD_FIELDS:
-        value = getattr(record, name)
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            value = ev.format_timestamp(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        body[name] = value
+    body: dict[str, Any] = {
+        "incident_id": record.incident_id,
+        "interval": record.interval,
+        "start_ts": ev.format_timestamp(record.start_ts),
+        "end_ts": ev.format_timestamp(record.end_ts),
+        "seconds": record.seconds,
+    }
+    if record.target_s is not None:
+        body["target_s"] = record.target_s
+    if record.met is not None:
+        body["met"] = record.met
+    body["pathway"] = record.pathway
+    for name, value in (
+        ("triage_level", record.triage_level),
+        ("district_id", record.district_id),
+        ("area_type", record.area_type),
+        ("hospital_id", record.hospital_id),
+        ("unit_id", record.unit_id),
+    ):
+        if value is not None:
+            body[name] = value
+    body["quality_flags"] = list(record.quality_flags)
     return body
 
 
@@ -356,15 +368,16 @@ def _remember(
     state: IncidentState, outputs: Sequence[Output]
 ) -> tuple[IncidentState, list[Output]]:
     """Drop alerts already raised and remember the new ones in the state."""
-    raised = set(state.alerts)
+    raised = state.alerts
+    new: set[str] = set()
     out: list[Output] = []
     for item in outputs:
         if isinstance(item, Alert):
-            if item.alert_id in raised:
+            if item.alert_id in raised or item.alert_id in new:
                 continue
-            raised.add(item.alert_id)
+            new.add(item.alert_id)
         out.append(item)
-    if len(raised) == len(state.alerts):
+    if not new:
         return state, out  # nothing new raised: the same value
-    alerts = frozenset(raised)
+    alerts = raised | new
     return IncidentState(state.incident_id, state.events, state.future, state.emitted, alerts), out

@@ -336,6 +336,61 @@ TOPIC_OF_TYPE: dict[str, str] = {
 
 def parse_timestamp(value: object, field: str = "ts") -> datetime:
     """An RFC 3339 timestamp with a UTC offset, within a plausible range."""
+    if type(value) is str and len(value) == _USUAL_LENGTH and value[19] == ".":
+        key = value[:17] + value[23:]
+        known = _MINUTES.get(key)
+        if known is not None:
+            second, micros = _SECONDS.get(value[17:19]), _MILLIS_US.get(value[20:23])
+            if second is not None and micros is not None:
+                return known[1].replace(second=second, microsecond=micros)
+        moment = _read_timestamp(value, field)
+        _keep_minute(key, value, moment)
+        return moment
+    return _read_timestamp(value, field)
+
+
+def timestamp_us(value: object) -> int:
+    """`epoch_us(parse_timestamp(value))`, raising as that does, without the datetime."""
+    if type(value) is str and len(value) == _USUAL_LENGTH and value[19] == ".":
+        known = _MINUTES.get(value[:17] + value[23:])
+        if known is not None:
+            seconds, micros = _SECONDS_US.get(value[17:19]), _MILLIS_US.get(value[20:23])
+            if seconds is not None and micros is not None:
+                return known[0] + seconds + micros
+    return epoch_us(parse_timestamp(value))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware time as whole microseconds since the epoch: exact, and cheap to compare."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+# Times of the usual shape, "2026-11-24T08:15:02.120+08:00", by their minute and offset (the
+# text without "02.120"): that minute's start (epoch microseconds, datetime), once one time of
+# it was valid. Then every second and millisecond of it is (the range limits are whole
+# minutes), and a time of it is read without the regular expression.
+_USUAL_LENGTH = 29
+_MINUTES: dict[str, tuple[int, datetime]] = {}
+_MINUTES_KEPT = 4096
+_SECONDS = {f"{s:02d}": s for s in range(60)}
+_SECONDS_US = {text: s * 1_000_000 for text, s in _SECONDS.items()}
+_MILLIS_US = {f"{m:03d}": m * 1000 for m in range(1000)}
+
+
+def _keep_minute(key: str, value: str, moment: datetime) -> None:
+    if value[23] not in "+-":  # then not exactly three digits of fraction, as the key assumes
+        return
+    if len(_MINUTES) >= _MINUTES_KEPT:
+        _MINUTES.clear()
+    start = moment.replace(second=0, microsecond=0)
+    _MINUTES[key] = (epoch_us(start), start)
+
+
+def _read_timestamp(value: object, field: str) -> datetime:
     match = _RFC3339.match(value) if isinstance(value, str) else None
     if match is None:
         raise _Invalid(Reason.BAD_TIMESTAMP, f"{field}: not an RFC 3339 time with offset")
@@ -536,8 +591,9 @@ def _plain_fix(obj: dict[str, Any]) -> tuple[Any, ...] | None:
     return event_id, source, incident_id, unit_id, hospital_id, lat, lon, speed, heading, accuracy
 
 
-FixTime = tuple[datetime, str, str]
-"""Of a gps.fix, what a consumer that only keeps time needs: its ts, source and unit_id."""
+FixTime = tuple[int, str, str, str]
+"""Of a gps.fix, what a consumer that only keeps time needs: its ts as `timestamp_us` and as
+written, its source and unit_id."""
 
 
 def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
@@ -550,8 +606,9 @@ def parse_or_fix_time(raw: bytes | str) -> Event | ParseError | FixTime:
     if type(obj) is dict and obj.get("type") == "gps.fix":
         plain = _plain_fix(obj)
         if plain is not None:
+            ts = obj.get("ts")
             try:
-                return parse_timestamp(obj.get("ts")), plain[1], plain[3]
+                return timestamp_us(ts), str(ts), plain[1], plain[3]
             except _Invalid as exc:
                 return exc.error
     return parse_object(obj)
@@ -590,8 +647,20 @@ def parse_object(obj: object) -> Event | ParseError:
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 with milliseconds (or microseconds when present) and the original offset."""
-    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
-    return moment.isoformat(timespec=spec)
+    key = (moment, moment.utcoffset())  # the text depends on nothing else
+    text = _FORMATTED.get(key)
+    if text is None:
+        if len(_FORMATTED) >= _FORMATTED_KEPT:
+            _FORMATTED.clear()
+        spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+        text = _FORMATTED[key] = moment.isoformat(timespec=spec)
+    return text
+
+
+# The same times are formatted again and again (an interval's start in each of its records and
+# revisions), and `isoformat` costs several dict lookups' worth.
+_FORMATTED: dict[tuple[datetime, timedelta | None], str] = {}
+_FORMATTED_KEPT = 8192
 
 
 def _plain(value: Any) -> Any:
@@ -623,5 +692,8 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+_SECOND = timedelta(seconds=1)
+
+
 def seconds_between(start: datetime, end: datetime) -> float:
-    return (end - start) / timedelta(seconds=1)
+    return (end - start) / _SECOND

@@ -31,8 +31,9 @@ class IntervalValue:
         return ev.seconds_between(self.start.ts, self.end.ts)
 
     def record(self, incident_id: str, revision: int) -> IntervalRecord:
-        usable = not (set(self.flags) & UNUSABLE)
-        met = None if self.target_s is None or not usable else self.seconds <= self.target_s
+        seconds = self.seconds
+        usable = UNUSABLE.isdisjoint(self.flags)
+        met = None if self.target_s is None or not usable else seconds <= self.target_s
         area: AreaType | None = None
         if self.timeline.area_type == "urban":
             area = "urban"
@@ -43,7 +44,7 @@ class IntervalValue:
             interval=self.name,
             start_ts=self.start.ts,
             end_ts=self.end.ts,
-            seconds=self.seconds,
+            seconds=seconds,
             target_s=self.target_s,
             met=met,
             pathway=self.timeline.pathway,
@@ -96,40 +97,93 @@ class RuleView(NamedTuple):
 
 
 def rule_views(timeline: Timeline, pack: RulePack) -> tuple[RuleView, ...]:
-    """One view per interval rule of the pack, in order; remembered per rule on the timeline
-    (and inherited by the incident's next timeline while what the rule looks at is unchanged)."""
-    whole = timeline.memo.get(("views", id(pack)))
+    """One view per interval rule of the pack, in order; remembered on the timeline. The
+    incident's next timeline takes over the views of the rules that look at nothing that
+    differs (`Timeline.inherit`): only the others are made again."""
+    key = ("views", id(pack))
+    memo = timeline.memo
+    whole = memo.get(key)
     if whole is not None and whole[2] is pack:
         views: tuple[RuleView, ...] = whole[0]
         return views
-    specs = _SPECS.get(id(pack))
-    if specs is None or specs[0] is not pack:
-        if len(_SPECS) > 64:
-            _SPECS.clear()
-        rules = [(("view", id(pack), i), rule_kinds(r), r) for i, r in enumerate(pack.intervals)]
-        specs = _SPECS[id(pack)] = (pack, rules)
-    memo = timeline.memo
-    out: list[RuleView] = []
-    for key, kinds, rule in specs[1]:
-        entry = memo.get(key)
-        if entry is None or entry[2] is not pack:
-            view = _view(timeline, pack, rule)
+    compiled = _compiled(pack)
+    before = _views_before(timeline, key, pack)
+    if before is None:
+        views = tuple(compiled.view(timeline, index) for index in range(len(compiled.rules)))
+    else:
+        previous, differ = before
+        changed = list(previous)
+        for index in compiled.looking_at(differ):
             # A rule that does not apply says nothing more until the pathway changes.
-            entry = memo[key] = (view, kinds if view.applies else _PATHWAY_ONLY, pack)
-        out.append(entry[0])
-    views = tuple(out)
-    memo[("views", id(pack))] = (views, _EVERY_KIND, pack)  # as a whole: not inherited
+            if previous[index].applies or _PATHWAY in differ:
+                changed[index] = compiled.view(timeline, index)
+        views = tuple(changed)
+    memo[key] = (views, _EVERY_KIND, pack)  # as a whole: not inherited
     return views
 
 
-_SPECS: dict[int, tuple[RulePack, list[tuple[Any, frozenset[str], IntervalRule]]]] = {}
+def _views_before(
+    timeline: Timeline, key: Any, pack: RulePack
+) -> tuple[tuple[RuleView, ...], frozenset[str]] | None:
+    """The views of the incident's previous timeline, and what differs from it, if known."""
+    basis = timeline.basis()
+    if basis is None:
+        return None
+    entry = basis[0].get(key)
+    return None if entry is None or entry[2] is not pack else (entry[0], basis[1])
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A pack's interval rules, indexed by what their views look at."""
+
+    pack: RulePack
+    rules: tuple[IntervalRule, ...]
+    by_kind: dict[str, frozenset[int]]
+    idle: tuple[RuleView, ...]  # each rule's view where it does not apply
+
+    def view(self, timeline: Timeline, index: int) -> RuleView:
+        rule = self.rules[index]
+        if not rule.applies_to(timeline.pathway):
+            return self.idle[index]
+        return _view(timeline, self.pack, rule)
+
+    def looking_at(self, kinds: Set[str]) -> set[int]:
+        """The rules whose view looks at any of `kinds` (see `rule_kinds`)."""
+        found: set[int] = set()
+        for kind in kinds:
+            rules = self.by_kind.get(kind)
+            if rules is not None:
+                found.update(rules)
+        return found
+
+
+def _compiled(pack: RulePack) -> _Compiled:
+    compiled = _COMPILED.get(id(pack))
+    if compiled is None or compiled.pack is not pack:
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        by_kind: dict[str, set[int]] = {}
+        for index, rule in enumerate(pack.intervals):
+            for kind in rule_kinds(rule):
+                by_kind.setdefault(kind, set()).add(index)
+        compiled = _COMPILED[id(pack)] = _Compiled(
+            pack,
+            pack.intervals,
+            {k: frozenset(v) for k, v in by_kind.items()},
+            tuple(_idle(rule) for rule in pack.intervals),
+        )
+    return compiled
+
+
+_COMPILED: dict[int, _Compiled] = {}
 _EVERY_KIND = frozenset(MILESTONE_TYPES)  # depends on everything: never inherited
-_PATHWAY_ONLY = frozenset({"@attr:pathway"})
+_PATHWAY = "@attr:pathway"
 
 
 def rule_kinds(rule: IntervalRule) -> frozenset[str]:
     """What a rule's view depends on (see `Timeline.inherit`)."""
-    kinds = set(kinds_of(rule.start + rule.end)) | {"@attr:pathway"}
+    kinds = set(kinds_of(rule.start + rule.end)) | {_PATHWAY}
     if rule.target.by is not None:
         kinds.add(attribute_kind(rule.target.by))
     if rule.deadline_if is not None:
@@ -140,7 +194,7 @@ def rule_kinds(rule: IntervalRule) -> frozenset[str]:
 def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
     applies = rule.applies_to(timeline.pathway)
     if not applies:  # neither measured nor alerted: its milestones do not matter
-        return RuleView(rule, None, None, None, True, False, False, (), ())
+        return _idle(rule)
     target, known = target_of(rule, timeline)
     alertable = (
         rule.deadline
@@ -153,42 +207,44 @@ def _view(timeline: Timeline, pack: RulePack, rule: IntervalRule) -> RuleView:
     if start is not None and end is not None:
         seconds = ev.seconds_between(start.ts, end.ts)
         limit = rule.max_duration_s or pack.quality.max_duration_s
-        before = tuple(
-            flag
-            for flag, present in (
-                ("end_before_start", seconds < 0),
-                ("implausible_duration", seconds > limit),
-            )
-            if present
-        )
+        before = _DURATION_FLAGS[seconds < 0, seconds > limit]
         if not known:
             after = (_UNKNOWN.get(rule.target.by or "", "unknown_attribute"),)
     flags, future_flags = before + after, (*before, "future_timestamp", *after)
-    view = RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags)
-    if target is None or start is None or not alertable:
-        return view
-    if end is None:
-        return view._replace(running=_running_deadline(view, pack))
-    return view._replace(closed_late=_closed_late(view))
+    running = closed_late = None
+    if target is not None and start is not None and alertable:
+        if end is None:
+            running = _running_deadline(rule.name, start.ts, target, pack)
+        else:
+            closed_late = _closed_late(rule.name, start.ts, end.ts, target)
+    return RuleView(rule, start, end, target, known, applies, alertable, flags, future_flags,
+                    running, closed_late)
 
 
-def _running_deadline(view: RuleView, pack: RulePack) -> Deadline | None:
-    target, start = view.target_s, view.start
-    if target is None or start is None or not view.alertable or view.end is not None:
+# By (end before start, longer than the limit).
+_DURATION_FLAGS: dict[tuple[bool, bool], tuple[str, ...]] = {
+    (False, False): (),
+    (True, False): ("end_before_start",),
+    (False, True): ("implausible_duration",),
+    (True, True): ("end_before_start", "implausible_duration"),
+}
+
+
+def _idle(rule: IntervalRule) -> RuleView:
+    return RuleView(rule, None, None, None, True, False, False, (), ())
+
+
+def _running_deadline(name: str, start: datetime, target: float, pack: RulePack) -> Deadline:
+    approach = start + timedelta(seconds=target * pack.approaching_share)
+    due = start + timedelta(seconds=target)
+    return Deadline(name, "interval", start, approach, due, target)
+
+
+def _closed_late(name: str, start: datetime, end: datetime, target: float) -> Deadline | None:
+    due = start + timedelta(seconds=target)
+    if end <= due or end < start:  # in time, or a bad duration (a data_quality case)
         return None
-    approach = start.ts + timedelta(seconds=target * pack.approaching_share)
-    due = start.ts + timedelta(seconds=target)
-    return Deadline(view.rule.name, "interval", start.ts, approach, due, target)
-
-
-def _closed_late(view: RuleView) -> Deadline | None:
-    target, start, end = view.target_s, view.start, view.end
-    if target is None or start is None or end is None or not view.alertable:
-        return None
-    due = start.ts + timedelta(seconds=target)
-    if end.ts <= due or end.ts < start.ts:  # in time, or a bad duration (a data_quality case)
-        return None
-    return Deadline(view.rule.name, "interval", start.ts, None, due, target)
+    return Deadline(name, "interval", start, None, due, target)
 
 
 def measured_views(

@@ -104,16 +104,18 @@ class _LagWindow:
         self.arrivals: deque[float] = deque()
         self.ordered: list[float] = []
 
-    def add(self, lag: float) -> None:
+    def add(self, lag: float) -> bool:
+        """Add a lag; False when the sorted lags stay the same (it replaced an equal one)."""
         if len(self.arrivals) >= self.size:
             oldest = self.arrivals.popleft()
             self.arrivals.append(lag)
-            if lag != oldest:  # the same value (often 0.0, an on-time event) leaves it sorted
-                del self.ordered[bisect_left(self.ordered, oldest)]
-                insort(self.ordered, lag)
-            return
-        self.arrivals.append(lag)
+            if lag == oldest:  # the same value (often 0.0, an on-time event) leaves it sorted
+                return False
+            del self.ordered[bisect_left(self.ordered, oldest)]
+        else:
+            self.arrivals.append(lag)
         insort(self.ordered, lag)
+        return True
 
     def low_quantile(self, share: float) -> float:
         return self.ordered[max(0, int(share * len(self.ordered)) - 1)]
@@ -156,7 +158,8 @@ class SourceClocks:
         """`observe` of an event of clock `key` that arrived `lag_s` after its ts (observed_at
         - ts): the estimate when the clock newly exceeds the tolerance (`alert` words it)."""
         lags = self._lags_of(key)
-        lags.add(lag_s)
+        if not lags.add(lag_s):  # the same lags: this clock's last sample decided already
+            return None
         skew = self._skew_of(lags)
         if skew is None:
             return None

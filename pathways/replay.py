@@ -19,9 +19,9 @@ from pathways.clock import WatermarkClock
 from pathways.compliance import Compliance
 from pathways.engine import Engine, IncidentState, Output
 from pathways.outputs import Alert, IntervalRecord
-from pathways.quality import SourceClocks, device_key_of
+from pathways.quality import SourceClocks, device_key, device_key_of
 
-_SECOND = timedelta(seconds=1)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +46,45 @@ class ReplayCounts:
     alerts: int = 0
 
 
+_NEVER = -(1 << 62)  # epoch microseconds before any event time
+_Wake = tuple[int, str, datetime]  # (moment as epoch us, incident, moment)
+
+
 @dataclass(slots=True)
 class Replay:
-    """One replay run: `run(lines)` yields outputs and line errors as they happen."""
+    """One replay run: `run(lines)` yields outputs and line errors as they happen.
+
+    Event times are compared as epoch microseconds (`events.timestamp_us`), and the clock is
+    told the largest one only when `now` is read as a time (by an incident event, a sweep or
+    an alert): most events are GPS fixes, which need neither."""
 
     engine: Engine
     compliance: Compliance
     clock: WatermarkClock = field(default_factory=WatermarkClock)
     counts: ReplayCounts = field(default_factory=ReplayCounts)
     states: dict[str, IncidentState] = field(default_factory=dict)
-    _wake: list[tuple[datetime, str]] = field(default_factory=list)
+    # ordered as (moment, incident) would be
+    _wake: list[_Wake] = field(default_factory=list)
+    # per incident, its last sweep: (moment as epoch us, state after it, the wake it pushed)
+    _swept: dict[str, tuple[int, IncidentState, _Wake | None]] = field(default_factory=dict)
     _skew: SourceClocks | None = None
 
-    _now: datetime | None = None  # the clock's, read when the largest event time grows
-    _latest: datetime | None = None  # the largest event time seen
+    _latest_us: int = _NEVER  # the largest event time seen
+    _now_us: int = _NEVER  # the clock's `now` after it
+    _untold: datetime | str | None = None  # that largest time, if the clock was not told yet
+    _now: datetime | None = None  # the clock's `now` when it was last told
+    _lateness_us: int = 0
 
     def __post_init__(self) -> None:
         self._skew = SourceClocks(self.engine.pack.quality.skew_tolerance_s)
+        self._lateness_us = self.clock.lateness // _MICROSECOND
 
     def run(self, lines: Iterable[str | bytes]) -> Iterator[Output | LineError]:
         counts = self.counts
         parse = ev.parse_or_fix_time
         for line_no, line in enumerate(lines, start=1):
             counts.lines += 1
-            if not line.strip():
+            if not line or line.isspace():  # `not line.strip()` without copying the line
                 continue
             event = parse(line)
             if type(event) is tuple:  # a valid gps.fix: only its time and clock matter here
@@ -83,45 +98,60 @@ class Replay:
                 outputs = self._event(event)
             if outputs:  # most events (GPS fixes) have none: no generator for them
                 yield from self._count(outputs)
-        final = self.clock.now()
+        final = self._clock_now()
         if final is not None:
             yield from self._count(self._final_sweep(final))
 
-    def _advance(self, ts: datetime) -> tuple[datetime, list[Output]]:
-        """Observe one event time: the clock's `now` after it, and the sweeps it makes due."""
-        latest = self._latest
-        if latest is not None and ts <= latest:  # `now` stays: nothing new is due
-            now = self._now
+    def _advance(self, ts_us: int, ts: datetime | str) -> list[Output]:
+        """Observe one event time: the sweeps it makes due."""
+        if ts_us <= self._latest_us:  # `now` stays: nothing new is due
+            return []
+        self._latest_us = ts_us
+        self._untold = ts
+        now_us = self._now_us = ts_us - self._lateness_us
+        if self._wake and self._wake[0][0] < now_us:
+            now = self._clock_now()
             assert now is not None
-            return now, []
-        self._latest = ts
-        self.clock.observe(ts)
-        now = self._now = self.clock.now()
-        assert now is not None
-        if self._wake and self._wake[0][0] < now:
-            return now, list(self._sweep_due(now))
-        return now, []
+            return list(self._sweep_due(now_us))
+        return []
 
-    def _fix(self, line: str | bytes, ts: datetime, source: str, unit_id: str) -> list[Output]:
+    def _clock_now(self) -> datetime | None:
+        """The clock's `now`, once it is told the largest event time seen."""
+        untold = self._untold
+        if untold is not None:
+            self._untold = None
+            self.clock.observe(untold if isinstance(untold, datetime) else
+                               ev.parse_timestamp(untold))
+            self._now = self.clock.now()
+        return self._now
+
+    def _fix(self, line: str | bytes, ts_us: int, ts: str, source: str, unit_id: str
+             ) -> list[Output]:
         """A valid gps.fix: the watermark and its unit's clock skew; no incident."""
         self.counts.events += 1
         self.counts.ignored += 1
-        now, outputs = self._advance(ts)
+        outputs = self._advance(ts_us, ts) if ts_us > self._latest_us else []
         if self._skew is not None:
-            estimate = self._skew.observe_lag(device_key_of(source, unit_id), (now - ts) / _SECOND)
+            lag_s = (self._now_us - ts_us) / 1_000_000  # exactly (now - ts) / 1 s
+            estimate = self._skew.observe_lag(device_key_of(source, unit_id), lag_s)
             if estimate is not None:  # rare: build the event the alert names
                 fix = ev.parse(line)
-                assert isinstance(fix, ev.GpsFix)
+                now = self._clock_now()
+                assert isinstance(fix, ev.GpsFix) and now is not None
                 outputs.append(self._skew.alert(fix, estimate, now))
         return outputs
 
     def _event(self, event: ev.Event) -> list[Output]:
         self.counts.events += 1
-        now, outputs = self._advance(event.ts)
+        ts_us = ev.epoch_us(event.ts)
+        outputs = self._advance(ts_us, event.ts)
+        now = self._clock_now()
+        assert now is not None
         if self._skew is not None:
-            skew = self._skew.observe(event, now)
-            if skew is not None:
-                outputs.append(skew)
+            lag_s = (self._now_us - ts_us) / 1_000_000  # exactly (now - ts) / 1 s
+            estimate = self._skew.observe_lag(device_key(event), lag_s)
+            if estimate is not None:
+                outputs.append(self._skew.alert(event, estimate, now))
         if event.incident_id is None or event.TYPE in ("gps.fix", "unit.available"):
             self.counts.ignored += 1
             return outputs
@@ -130,27 +160,40 @@ class Replay:
         outputs.extend(applied)
         return outputs
 
-    def _keep(self, state: IncidentState, now: datetime) -> None:
+    def _keep(self, state: IncidentState, now: datetime) -> _Wake | None:
         self.states[state.incident_id] = state
         wake = self.engine.next_deadline(state, now)
-        if wake is not None:
-            heapq.heappush(self._wake, (wake, state.incident_id))
+        entry = None if wake is None else (ev.epoch_us(wake), state.incident_id, wake)
+        if entry is not None:
+            heapq.heappush(self._wake, entry)
+        return entry
 
-    def _sweep_due(self, now: datetime) -> Iterator[Output]:
+    def _sweep_due(self, now_us: int) -> Iterator[Output]:
         """Every moment strictly before `now`, judged at that moment: the events at a moment
         are all read once the watermark is past it (one at the very deadline closes its
-        interval in time), and no later event can have changed the judgement."""
-        while self._wake and self._wake[0][0] < now:
-            moment, incident_id = heapq.heappop(self._wake)
-            state, alerts = self.engine.sweep(self.states[incident_id], moment)
-            self._keep(state, moment)
+        interval in time), and no later event can have changed the judgement.
+
+        An incident is woken once for each of its events and sweeps that had the same next
+        moment. Swept again at the same moment in the same state, it raises nothing and has
+        the same next moment: that is known without asking the engine."""
+        swept = self._swept
+        while self._wake and self._wake[0][0] < now_us:
+            moment_us, incident_id, moment = heapq.heappop(self._wake)
+            state = self.states[incident_id]
+            last = swept.get(incident_id)
+            if last is not None and last[0] == moment_us and last[1] is state:
+                if last[2] is not None:
+                    heapq.heappush(self._wake, last[2])
+                continue
+            state, alerts = self.engine.sweep(state, moment)
+            swept[incident_id] = (moment_us, state, self._keep(state, moment))
             yield from alerts
 
     def _final_sweep(self, now: datetime) -> Iterator[Output]:
         """Every incident still waiting for a deadline, judged at `now`. The others are quiet:
         judged at their last event or sweep, with no deadline after it (`next_deadline` None),
         a sweep at a later time raises nothing and leaves the state as it is."""
-        waiting = {incident_id for _, incident_id in self._wake}
+        waiting = {incident_id for _, incident_id, _ in self._wake}
         for incident_id in sorted(waiting):
             state, alerts = self.engine.sweep(self.states[incident_id], now)
             self.states[incident_id] = state

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -75,6 +75,9 @@ _HOSPITAL_KINDS = frozenset(
     }
 )
 _KINDS: dict[tuple[str, ...], frozenset[str]] = {}
+# The memo key of what `Timeline.inherit` leaves for `Timeline.basis`. Its kinds are None, so
+# `inherit` never takes it over; the value is not an answer.
+BASIS = ("basis",)
 
 
 def kinds_of(options: tuple[str, ...]) -> frozenset[str]:
@@ -175,14 +178,25 @@ class Timeline:
         for name in ("pathway", "triage_level", "area_type"):
             if getattr(previous, name) != getattr(self, name):
                 differ.add(f"@attr:{name}")
-        differ.update(f"@fact:{fact}" for fact in previous.facts ^ self.facts)
-        for role in previous.roles.keys() | self.roles.keys():
-            if previous.roles.get(role) != self.roles.get(role):
-                differ.add(f"@role:{role}")
+        if previous.facts is not self.facts:
+            differ.update(f"@fact:{fact}" for fact in previous.facts ^ self.facts)
+        if previous.roles is not self.roles:
+            for role in previous.roles.keys() | self.roles.keys():
+                if previous.roles.get(role) != self.roles.get(role):
+                    differ.add(f"@role:{role}")
         memo = self.memo
+        previous.memo.pop(BASIS, None)  # not passed on: no chain of timelines is kept
         for key, entry in previous.memo.items():
             if key not in memo and entry[1].isdisjoint(differ):
                 memo[key] = entry
+        # For answers kept as a whole that a part of can be taken over (`intervals.rule_views`):
+        # read once, by the first question, and dropped then.
+        memo[BASIS] = (previous.memo, frozenset(differ), None)
+
+    def basis(self) -> tuple[dict[Any, Any], frozenset[str]] | None:
+        """The previous timeline's answers and what differs from it, once (see `inherit`)."""
+        entry = self.memo.pop(BASIS, None)
+        return None if entry is None else (entry[0], entry[1])
 
     def find(self, expr: str) -> ev.Event | None:
         if expr in self.found:
@@ -262,13 +276,14 @@ def build_timeline(events: Iterable[ev.Event], locate: Locate | None = None) -> 
 def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None = None) -> Timeline:
     """`build_timeline` of the events of `previous` plus `event`, whose event_id is new to
     them; the events stay in order without sorting them again."""
-    ordered = list(previous.ordered)
+    before = previous.ordered
     if event.TYPE not in MILESTONE_TYPES:
-        return _assemble(ordered, locate)
-    at = bisect_right(ordered, _order(event), key=_order)
-    ordered.insert(at, event)
-    if at == len(previous.ordered) and previous.ordered:
-        return _append(previous, ordered, locate)
+        return _assemble(list(before), locate)
+    key = _order(event)
+    if before and _order(before[-1]) <= key:  # the usual case: it comes last
+        return _append(previous, (*before, event), locate)
+    ordered = list(before)
+    ordered.insert(bisect_right(ordered, key, key=_order), event)
     return _assemble(ordered, locate)
 
 
@@ -276,7 +291,8 @@ def extend_timeline(previous: Timeline, event: ev.Event, locate: Locate | None =
 _PATHWAY_TYPES = frozenset({"call.received", "call.triaged", "diagnosis.made", "ecg.acquired"})
 
 
-def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) -> Timeline:
+def _append(previous: Timeline, ordered: tuple[ev.Event, ...], locate: Locate | None
+            ) -> Timeline:
     """`_assemble(ordered)` when its last event is the only one `previous` has not: the groups
     (and their key order, by first appearance) extended, the rest taken over where that last
     event cannot change it."""
@@ -285,7 +301,7 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
     if event.unit_id and kind.startswith("unit."):
         known = previous.by_unit.get(event.unit_id, {}).get(kind, ())
         if any(_explicit(e) != _explicit(event) for e in known):
-            return _assemble(ordered, locate)  # one of them supersedes the other
+            return _assemble(list(ordered), locate)  # one of them supersedes the other
     by_type = dict(previous.by_type)
     by_type[kind] = [*by_type.get(kind, ()), event]
     by_unit = previous.by_unit
@@ -307,10 +323,18 @@ def _append(previous: Timeline, ordered: list[ev.Event], locate: Locate | None) 
         triage_level=triage,
         district_id=district_id,
         area_type=area_type,
-        facts=_facts(by_type),
-        roles=_roles(by_type),
-        ordered=tuple(ordered),
+        facts=_facts(by_type) if _may_change_facts(kind, previous.facts) else previous.facts,
+        roles=_roles(by_type) if kind in _ROLE_KINDS else previous.roles,
+        ordered=ordered,
     )
+
+
+def _may_change_facts(kind: str, facts: frozenset[str]) -> bool:
+    """Whether one more event of `kind` can change `_facts`. Of unit events, only the first
+    counts (`ems`, and no `walk_in`)."""
+    if kind.startswith("unit."):
+        return "ems" not in facts
+    return kind in _FACT_KINDS
 
 
 def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
@@ -340,7 +364,7 @@ def _assemble(ordered: list[ev.Event], locate: Locate | None) -> Timeline:
     )
 
 
-def _pathway(ordered: list[ev.Event]) -> str:
+def _pathway(ordered: Sequence[ev.Event]) -> str:
     """Latest clinical fact wins; else the latest dispatcher hint; else `other`."""
     hint: str | None = None
     clinical: str | None = None
@@ -354,7 +378,7 @@ def _pathway(ordered: list[ev.Event]) -> str:
     return clinical or hint or "other"
 
 
-def _triage(ordered: list[ev.Event]) -> int | None:
+def _triage(ordered: Sequence[ev.Event]) -> int | None:
     level: int | None = None
     for event in ordered:
         if isinstance(event, _CALLS) and event.triage_level:
@@ -376,6 +400,21 @@ def _area(by_type: dict[str, list[ev.Event]], locate: Locate | None) -> tuple[st
 
 # The event types with a `stemi` field.
 _STEMI_TYPES = tuple(t for t, cls in ev.EVENT_TYPES.items() if "stemi" in cls.__dataclass_fields__)
+
+
+# The event types `_facts` looks at (besides unit events) and those `_roles` looks at.
+_FACT_KINDS = frozenset(
+    {
+        "diagnosis.made",
+        *_STEMI_TYPES,
+        "stroke.screen",
+        "call.received",
+        *ev.HOSPITAL_MILESTONES,
+        "call.cancelled",
+        "incident.closed",
+    }
+)
+_ROLE_KINDS = frozenset(UNIT_ROLES.values())
 
 
 def _roles(by_type: dict[str, list[ev.Event]]) -> dict[str, str]:

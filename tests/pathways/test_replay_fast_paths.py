@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -49,9 +49,8 @@ def agrees_with_parse(raw: bytes | str) -> None:
     full = ev.parse(raw)
     if isinstance(light, tuple):
         assert isinstance(full, ev.GpsFix)
-        assert light == (full.ts, full.source, full.unit_id)
-        assert light[0].utcoffset() == full.ts.utcoffset()
-        assert light[0].isoformat() == full.ts.isoformat()
+        assert light == (ev.epoch_us(full.ts), light[1], full.source, full.unit_id)
+        assert ev.parse_timestamp(light[1]).isoformat() == full.ts.isoformat()
     else:
         assert light == full
 
@@ -87,7 +86,54 @@ def test_odd_lines_read_for_their_time_agree_with_parse(raw: bytes) -> None:
 def test_a_plain_fix_is_read_for_its_time_only() -> None:
     light = ev.parse_or_fix_time(raw_fix({}, set()))
     assert isinstance(light, tuple)
-    assert light[1:] == (FIX["source"], FIX["unit_id"])
+    assert light[1:] == (FIX["ts"], FIX["source"], FIX["unit_id"])
+
+
+# --- a time read by its minute ----------------------------------------------------------------
+
+_TIME_PARTS = st.tuples(
+    st.sampled_from(["2026-11-24T08:15", "2026-11-24t23:59", "2099-12-31T23:59",
+                     "2100-01-01T07:59", "1990-01-01T07:59", "1989-12-31T23:59",
+                     "2026-02-30T00:00", "2026-11-24 24:00"]),
+    st.sampled_from(["00", "07", "59", "60", "99", "5", "٣٣", "+1", " 1"]),
+    st.sampled_from([".", ",", "0"]),
+    st.sampled_from(["000", "120", "999", "12", "1234", "٣٣٣", "-12", "1_2"]),
+    st.sampled_from(["+08:00", "-08:00", "+00:00", "Z", "+8:00", "+08:0", "+0800", "+08:000"]),
+)
+
+
+def outcome(read: Any, text: str) -> Any:
+    try:
+        moment = read(text)
+    except Exception as exc:  # noqa: BLE001 - what each way of reading raises is compared
+        return repr(exc)
+    return moment if isinstance(moment, int) else (moment, moment.isoformat())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TIME_PARTS, min_size=1, max_size=12))
+def test_a_time_read_by_its_minute_is_the_time_parsed(parts: list[tuple[str, ...]]) -> None:
+    for minute, second, dot, fraction, offset in parts:  # later ones hit the minute's entry
+        text = f"{minute}:{second}{dot}{fraction}{offset}"
+        parsed = outcome(lambda t: ev._read_timestamp(t, "ts"), text)
+        assert outcome(ev.parse_timestamp, text) == parsed, text
+        expected = ev.epoch_us(parsed[0]) if isinstance(parsed, tuple) else parsed
+        assert outcome(ev.timestamp_us, text) == expected, text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0, 120, 123_456]),
+                          st.sampled_from([0, 60, -300, 480, 345])), min_size=1, max_size=20))
+def test_a_time_formatted_again_reads_as_formatted_the_first_time(
+    picks: list[tuple[int, int, int]],
+) -> None:
+    """Equal instants in other offsets are other texts, whatever was formatted before."""
+    for seconds, micros, offset_min in picks:
+        zone = timezone(timedelta(minutes=offset_min))
+        moment = (datetime(2026, 11, 24, tzinfo=UTC) + timedelta(seconds=seconds,
+                  microseconds=micros)).astimezone(zone)
+        spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+        assert ev.format_timestamp(moment) == moment.isoformat(timespec=spec)
 
 
 # --- a timeline extended by one event ---------------------------------------------------------
