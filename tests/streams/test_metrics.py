@@ -66,17 +66,24 @@ def test_interval_histogram_by_low_cardinality_labels() -> None:
     metrics, registry = fresh()
     metrics.observe_interval(record(150))
     metrics.observe_interval(record(240))
-    labels = dict(
-        interval="call_to_departure",
-        pathway="chest_pain",
-        area_type="urban",
-        district="D01",
-        hospital="H01",
-        triage_level="2",
-    )
+    labels = dict(interval="call_to_departure", pathway="chest_pain", area_type="urban")
     assert value(registry, "pathwatch_interval_seconds_count", **labels) == 2
     assert value(registry, "pathwatch_interval_seconds_sum", **labels) == 390
     assert value(registry, "pathwatch_interval_seconds_bucket", le="180.0", **labels) == 1
+
+
+def test_means_by_district_and_hospital_without_buckets() -> None:
+    metrics, registry = fresh()
+    metrics.observe_interval(record(150))
+    metrics.observe_interval(record(240))
+    place = dict(interval="call_to_departure", area_type="urban", district="D01", hospital="H01")
+    assert value(registry, "pathwatch_interval_place_seconds_count", **place) == 2
+    assert value(registry, "pathwatch_interval_place_seconds_sum", **place) == 390
+    exposition = generate_latest(registry).decode()
+    assert "pathwatch_interval_place_seconds_bucket" not in exposition
+    assert 'district="D01"' not in "\n".join(
+        line for line in exposition.splitlines()
+        if line.startswith("pathwatch_interval_seconds_bucket"))
 
 
 def test_no_identifiers_in_exposition() -> None:
