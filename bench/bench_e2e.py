@@ -473,14 +473,14 @@ def print_cpu_shares(result: dict[str, Any]) -> None:
               ("faust_forward", "Faust forward"), ("one_worker", "one worker"),
               ("two_workers", "two workers"))
     print(f"{'CPU per event in each window':<44s} {'reader':>8s} {'broker':>8s}   "
-          f"machine busy (of {os.cpu_count()} cores)")
+          f"machine busy / stolen by the host (of {os.cpu_count()} cores)")
     for key, label in phases:
         if key in result:
             phase = result[key]
             reader = phase.get("cpu_us_per_event")
             broker = phase.get("broker_cpu_us_per_event")
             print(f"  {label:<42s} {reader or 0:>6,.0f}us {broker or 0:>6,.0f}us   "
-                  f"{phase['machine_busy_share']:.0%}")
+                  f"{phase['machine_busy_share']:.0%} / {phase['machine_stolen_share']:.0%}")
 
 
 def main() -> None:

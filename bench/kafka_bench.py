@@ -185,12 +185,14 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_cpu_s() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+def machine_cpu_s() -> tuple[float, float, float]:
+    """(busy, stolen, total) CPU seconds of the whole machine so far, all cores (/proc/stat):
+    stolen is the time the hypervisor gave the machine's vCPUs to others."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
+    idle, steal = fields[3] + fields[4], fields[7]  # idle + iowait; steal
     ticks = os.sysconf("SC_CLK_TCK")
-    return (sum(fields[:8]) - idle) / ticks, sum(fields[:8]) / ticks
+    total = sum(fields[:8])
+    return (total - idle - steal) / ticks, steal / ticks, total / ticks
 
 
 class CpuSampler:
@@ -219,9 +221,10 @@ class CpuSampler:
             self._sample()
 
     def _sample(self) -> None:
-        busy, total = machine_cpu_s()
+        busy, stolen, total = machine_cpu_s()
         values = {name: process_cpu_s(pid) for name, pid in self.pids.items()}
         self.samples.append((time.time() * 1000, {**values, "machine busy": busy,
+                                                  "machine stolen": stolen,
                                                   "machine total": total}))
 
     def at(self, ms: float) -> dict[str, float]:
@@ -242,8 +245,9 @@ class CpuSampler:
         """Within a measured window: CPU per event of the named processes and of the broker,
         and the share of the machine's cores that was busy (whatever ran)."""
         spent = self.between(window_ms[0], window_ms[1])
-        out: dict[str, Any] = {"machine_busy_share": spent["machine busy"]
-                               / max(spent["machine total"], 1e-9)}
+        total = max(spent["machine total"], 1e-9)
+        out: dict[str, Any] = {"machine_busy_share": spent["machine busy"] / total,
+                               "machine_stolen_share": spent["machine stolen"] / total}
         if processes:
             out["cpu_us_per_event"] = sum(spent[name] for name in processes) / events * 1e6
         if "broker" in spent:

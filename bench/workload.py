@@ -83,7 +83,25 @@ def type_mix(lines: list[bytes]) -> Counter[str]:
     return counts
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(stolen, total) jiffies of all cores so far (/proc/stat; zeros where there is none)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return fields[7], sum(fields[:8])
+
+
+_TICKS_AT_START = _cpu_ticks()
+_LOAD_AT_START = list(os.getloadavg())
+
+
 def machine() -> dict[str, Any]:
+    """What the figures were measured on; `stolen_share_so_far`: the share of the machine's
+    CPU time the hypervisor gave to others since this benchmark started (on a shared host the
+    same code measured +-30% from run to run)."""
+    stolen, total = (now - start for now, start in zip(_cpu_ticks(), _TICKS_AT_START,
+                                                          strict=True))
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -93,7 +111,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "load_avg_at_start": list(os.getloadavg())}
+            "platform": platform.platform(), "load_avg_at_start": _LOAD_AT_START,
+            "stolen_share_so_far": stolen / total if total else None}
 
 
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
