@@ -75,11 +75,6 @@ def faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         consumer_max_fetch_size=PRODUCER_MAX_REQUEST_BYTES,
         table_standby_replicas=0,
-        # Faust's default (no limit) hands over a whole backlog in one fetch (39,409 messages
-        # of a 40,000-event bench backlog): the internal feeds are not fetched again until it
-        # is all delivered. 1,000: one worker on 100,000 bench events, 4 runs against 7
-        # without a limit, 7.1-9.4k vs 7.0-8.0k events/s (a noisy machine: +-30% run to run)
-        broker_max_poll_records=1000,
         # batch sends for 5 ms (Faust's default is 0: a request per few messages); measured
         # +43% events/s in bench_e2e --quick, at 5 ms of latency
         producer_linger=0.005,
