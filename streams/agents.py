@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -201,22 +201,25 @@ class _Wiring:
 
     async def each(self, carrier: Any, handle: Callable[[list[Any]], Awaitable[None]],
                    table: TableWrites | None = None) -> None:
-        """The messages `carrier` brings (streams.faust_consumer.batch_topics), in order; then
+        """The messages `carrier` brings (streams.faust_consumer.batch_topics), a partition at
+        a time and each partition's in order (`handle` gets messages of one partition); then
         the changelog messages of what they wrote are sent, and only then are the carried
         messages acknowledged (Faust acknowledges the carrier itself).
 
-        The partition's read position is reported for the first and the last message: in
+        A partition's read position is reported for its first and its last message: in
         between it is behind by the batch's rest anyway (`pathways.clock.Backlog`)."""
         messages = self.take_batch(carrier)
-        self.read(messages[0])
-        if len(messages) > 1:
-            await handle(messages[:-1])
-            self.read(messages[-1])
-        await handle(messages[-1:])
+        for part in _by_partition(messages):
+            self.read(part[0])
+            if len(part) > 1:
+                await handle(part[:-1])
+                self.read(part[-1])
+            await handle(part[-1:])
         if table is not None:
             await table.flush()
-        for message in messages[:-1]:
-            self.ack(message)
+        for message in messages:
+            if message is not carrier:
+                self.ack(message)
 
     async def on_inputs(self, messages: list[Any]) -> None:
         """hospital.status: every incident partition needs it."""
@@ -278,6 +281,14 @@ class _Wiring:
         return None
 
 
+def _by_partition(messages: list[Any]) -> Iterator[list[Any]]:
+    """The messages of each topic partition, in the order read."""
+    parts: dict[tuple[str, int], list[Any]] = {}
+    for message in messages:
+        parts.setdefault((message.topic, message.partition), []).append(message)
+    return iter(parts.values())
+
+
 def install(
     app: Any, topics: Topics, *, clock: Clock, telemetry: Telemetry, options: WorkerOptions
 ) -> None:
@@ -333,8 +344,9 @@ def _end_offset(app: Any, tp: Any) -> int | None:
 
 
 def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
-    read = (topics.shared_inputs, topics.unit_inputs, topics.incident_inputs)
-    faust_consumer.batch_topics(app, (name for topic in read for name in topic.topics))
+    for group, read in (("ingest", topics.shared_inputs), ("units", topics.unit_inputs),
+                        ("incidents", topics.incident_inputs)):
+        faust_consumer.batch_topics(app, group, read.topics)
 
     @app.agent(topics.shared_inputs, name="ingest", concurrency=1)
     async def ingest_agent(stream: Any) -> None:

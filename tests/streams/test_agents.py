@@ -83,6 +83,21 @@ def test_a_batch_is_handled_in_order_then_flushed_then_acknowledged() -> None:
     assert [letter.origin.offset for letter in sink.deadletters] == [6]
 
 
+def test_a_batch_of_several_partitions_is_handled_a_partition_at_a_time() -> None:
+    log: list[str] = []
+    batch = [_Message(5, partition=0), _Message(3, partition=1), _Message(6, partition=0),
+             _Message(4, partition=1)]
+
+    async def handle(messages: list[Any]) -> None:
+        log.append(f"handle {[(m.partition, m.offset) for m in messages]}")
+
+    wiring = _wiring(batch, log, ListSink())
+    asyncio.run(wiring.each(batch[-1], handle, _Table(log)))  # type: ignore[arg-type]
+    assert log == ["read 5", "handle [(0, 5)]", "read 6", "handle [(0, 6)]",
+                   "read 3", "handle [(1, 3)]", "read 4", "handle [(1, 4)]",
+                   "flush", "ack 5", "ack 3", "ack 6"]
+
+
 def test_a_lone_message_is_handled_and_left_to_faust_to_acknowledge() -> None:
     log: list[str] = []
     message = _Message(1)

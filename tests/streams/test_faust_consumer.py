@@ -214,24 +214,24 @@ def test_never_committed_leaves_changelogs_and_committed_partitions() -> None:
 # --- batches: the messages of one fetch reach their agent carried by the last of them -------
 
 
-def test_a_fetch_becomes_one_batch_per_partition_in_offset_order() -> None:
+def test_a_fetch_becomes_one_batch_per_agent_in_the_order_read() -> None:
     batches = Batches(limit=10)
-    for tp, message in [("gps-0", "a0"), ("gps-1", "b0"), ("gps-0", "a1"), ("gps-1", "b1"),
-                        ("gps-0", "a2")]:
-        assert batches.add(tp, message) is None
+    for group, message in [("units", "gps0-a"), ("incidents", "calls1-a"), ("units", "gps1-a"),
+                           ("units", "gps0-b"), ("incidents", "feed2-a")]:
+        assert batches.add(group, message) is None
     carriers = batches.close_all()
-    assert carriers == ["a2", "b1"]
-    assert batches.take("a2") == ["a0", "a1", "a2"]
-    assert batches.take("b1") == ["b0", "b1"]
-    assert batches.take("a2") == ["a2"], "a batch is handed over once"
+    assert carriers == ["gps0-b", "feed2-a"]
+    assert batches.take("gps0-b") == ["gps0-a", "gps1-a", "gps0-b"]
+    assert batches.take("feed2-a") == ["calls1-a", "feed2-a"]
+    assert batches.take("gps0-b") == ["gps0-b"], "a batch is handed over once"
     assert batches.close_all() == []
 
 
 def test_a_full_batch_goes_at_once_and_the_rest_starts_a_new_one() -> None:
     batches = Batches(limit=2)
-    assert batches.add("gps-0", "m0") is None
-    assert batches.add("gps-0", "m1") == "m1"
-    assert batches.add("gps-0", "m2") is None
+    assert batches.add("units", "m0") is None
+    assert batches.add("units", "m1") == "m1"
+    assert batches.add("units", "m2") is None
     assert batches.close_all() == ["m2"]
     assert (batches.take("m1"), batches.take("m2")) == (["m0", "m1"], ["m2"])
 
@@ -242,9 +242,9 @@ def test_a_message_of_a_topic_not_batched_is_its_own_batch() -> None:
 
 def test_a_rebalance_drops_what_was_gathered_and_what_was_carried() -> None:
     batches = Batches(limit=10)
-    batches.add("gps-0", "m0")
+    batches.add("units", "m0")
     carrier = batches.close_all()[0]
-    batches.add("gps-0", "m1")
+    batches.add("units", "m1")
     batches.drop_open()  # fetched before the rebalance: the seek fetches it again
     batches.forget_carried()  # the stream buffers were emptied: the carrier never comes
     assert batches.close_all() == []
