@@ -134,7 +134,6 @@ def passthrough(cluster: Kafka, prefix: str, total: int) -> dict[str, Any]:
     return {**result, **cpu.shares(result["window_ms"], total, ())}
 
 
-
 # --- worker throughput --------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import workload
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from pathways import events as ev
@@ -186,13 +187,11 @@ def process_cpu_s(pid: int) -> float:
 
 
 def machine_cpu_s() -> tuple[float, float, float]:
-    """(busy, stolen, total) CPU seconds of the whole machine so far, all cores (/proc/stat):
-    stolen is the time the hypervisor gave the machine's vCPUs to others."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle, steal = fields[3] + fields[4], fields[7]  # idle + iowait; steal
+    """(busy, stolen, total) CPU seconds of the whole machine so far, all cores
+    (`workload.cpu_ticks`)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = sum(fields[:8])
-    return (total - idle - steal) / ticks, steal / ticks, total / ticks
+    busy, stolen, total = workload.cpu_ticks()
+    return busy / ticks, stolen / ticks, total / ticks
 
 
 class CpuSampler:

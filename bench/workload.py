@@ -83,16 +83,18 @@ def type_mix(lines: list[bytes]) -> Counter[str]:
     return counts
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(stolen, total) jiffies of all cores so far (/proc/stat; zeros where there is none)."""
+def cpu_ticks() -> tuple[int, int, int]:
+    """(busy, stolen, total) jiffies of all cores so far (/proc/stat; zeros where there is
+    none): stolen is the time the hypervisor gave the machine's vCPUs to others."""
     try:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except OSError:
-        return 0, 0
-    return fields[7], sum(fields[:8])
+        return 0, 0, 0
+    idle, steal, total = fields[3] + fields[4], fields[7], sum(fields[:8])  # idle + iowait
+    return total - idle - steal, steal, total
 
 
-_TICKS_AT_START = _cpu_ticks()
+_TICKS_AT_START = cpu_ticks()
 _LOAD_AT_START = list(os.getloadavg())
 
 
@@ -100,8 +102,8 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on; `stolen_share_so_far`: the share of the machine's
     CPU time the hypervisor gave to others since this benchmark started (on a shared host the
     same code measured +-30% from run to run)."""
-    stolen, total = (now - start for now, start in zip(_cpu_ticks(), _TICKS_AT_START,
-                                                          strict=True))
+    _, stolen, total = (now - start for now, start in zip(cpu_ticks(), _TICKS_AT_START,
+                                                             strict=True))
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

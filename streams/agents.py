@@ -144,9 +144,9 @@ class KafkaFeeds:
         await self.sends.send(self.unit_feed, key.encode(), feeds.encode(item),
                               feeds.partition_of(key, self.partitions))
 
-    async def tick(self, partitions: int) -> None:
+    async def tick(self) -> None:
         """A sweep tick to every incident partition (the sweeps run inside the agent)."""
-        for partition in range(partitions):
+        for partition in range(self.partitions):
             await self.sends.send(self.incident_feed, b"tick",
                                   feeds.encode(feeds.Tick(partition)), partition)
 
@@ -383,7 +383,7 @@ def _timers(app: Any, topics: Topics, wiring: _Wiring, options: WorkerOptions) -
     @app.timer(interval=options.sweep_interval_s)
     async def sweep_ticks() -> None:
         # every worker ticks every partition: a sweep is idempotent, so a doubled tick is harmless
-        await wiring.feeds.tick(options.partitions)
+        await wiring.feeds.tick()
 
 
 @dataclass(slots=True)
