@@ -18,6 +18,9 @@ folder on free ports and stopped at the end. Every run uses its own topic prefix
    to the still-running first worker; for each interval record, alert and pre-alert the
    latency is its Kafka timestamp minus the send time of the event that caused it (interval:
    the event at `end_ts`; alert: the event at `at_ts`; pre-alert: the event at `sent_ts`).
+   At each level, the worker's CPU per event against the backlog's: what a level really
+   asks of the worker. And the machine's idle penalty (`workload.idle_penalty`): one decode
+   back to back against the same decode after 1 ms asleep.
 
 Writes bench/results/e2e.json (or e2e-quick.json with --quick).
 """
@@ -58,6 +61,7 @@ TARGET_SCALING = 1.7
 LEVELS = (0.25, 0.5, 0.9)
 OUTPUTS = (topics.INTERVALS, topics.ALERTS, topics.PREALERTS)
 PASSTHROUGH_TOPIC = "bench.passthrough"
+IDLE_PENALTY_EVENTS = 3000  # decoded back to back, then 1 ms apart (workload.idle_penalty)
 SLOWEST_KEPT = 12  # the slowest outputs of each latency level, described in the result
 
 
@@ -283,12 +287,17 @@ def _cause(topic: str, body: dict[str, Any], log: SendLog, stamp: float) -> floa
 
 
 def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate: float,
-                  tail_s: float) -> dict[str, Any]:
+                  tail_s: float, pids: dict[str, int]) -> dict[str, Any]:
+    """p50/p99 of produce -> output at one rate, and what the worker's CPU cost per event was
+    at that rate (`pids`: the worker's, as "worker", and the broker's)."""
     offsets = kb.Offsets(bootstrap)
     try:
         start = offsets.end([prefix + name for name in OUTPUTS])
-        log, achieved = send_paced(bootstrap, prefix, messages, rate)
-        time.sleep(tail_s)
+        with kb.CpuSampler(pids) as cpu:
+            started_ms = time.time() * 1000
+            log, achieved = send_paced(bootstrap, prefix, messages, rate)
+            time.sleep(tail_s)
+            ended_ms = time.time() * 1000
         records = offsets.read_from(start)
     finally:
         offsets.close()
@@ -307,6 +316,8 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     slowest.sort(key=lambda item: -item[0])
     return {"rate_asked": rate, "rate_achieved": achieved, "events": len(messages),
             "outputs": len(records), "unmatched": unmatched, **percentiles(every),
+            # the send and the tail: everything these events cost the worker
+            **cpu.shares([started_ms, ended_ms], len(messages), ["worker"]),
             "by_output": {name: percentiles(values) for name, values in by_kind.items()},
             "slowest": [{"ms": ms, **what} for ms, what in slowest[:SLOWEST_KEPT]]}
 
@@ -361,6 +372,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         topics.create_topics(bootstrap, prefix=prefix)
         result["produce_events_per_s"] = kb.produce_all(bootstrap, prefix,
                                                         messages[:args.events])
+        result["idle_penalty"] = workload.idle_penalty(lines[:IDLE_PENALTY_EVENTS])
         step("raw passthrough", lambda: result.update(raw=passthrough(
             cluster, prefix, args.events)))
         for mode in faust_passthrough.MODES:
@@ -388,16 +400,23 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     worker.stop()
                 result["two_workers"] = two
                 print(f"two workers: {two['events_per_s']:,.0f} events/s")
-            result["latency"] = latency_levels(args, bootstrap, prefix,
-                                               messages[args.events:], one["events_per_s"])
+            result["latency"] = latency_levels(
+                args, bootstrap, prefix, messages[args.events:], one["events_per_s"],
+                cluster.pids(worker=_pid(first_workers[0])))
         finally:
             for worker in first_workers:
                 worker.stop()
     return result
 
 
+def _pid(worker: WorkerProcess) -> int:
+    assert worker.proc is not None
+    return worker.proc.pid
+
+
 def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
-                   messages: list[kb.Message], rate: float) -> dict[str, Any]:
+                   messages: list[kb.Message], rate: float, pids: dict[str, int]
+                   ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     budget = len(messages) / sum(LEVELS)  # events per unit of level, so all levels fit
     position = 0
@@ -407,10 +426,11 @@ def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
         part = messages[position:position + count]
         position += count
         out[f"{round(level * 100)}%"] = measured = latency_level(bootstrap, prefix, part, asked,
-                                                                 args.tail_seconds)
+                                                                 args.tail_seconds, pids)
         print(f"latency at {level:.0%}: {measured['rate_achieved']:,.0f} events/s sent, "
               f"p50 {measured['p50_ms']} ms, p99 {measured['p99_ms']} ms "
-              f"({measured['count']} outputs)")
+              f"({measured['count']} outputs), worker CPU {measured['cpu_us_per_event']:,.0f} "
+              "us/event")
     return out
 
 
@@ -464,6 +484,7 @@ def report(result: dict[str, Any]) -> None:
         print(workload.ratio_line(label, measured["p99_ms"], TARGET_P99_MS, "ms",
                                   higher_is_better=False)
               + f"  p50 {measured['p50_ms']:.0f} ms, {measured['count']} outputs")
+    print_paced_cost(result)
 
 
 def print_cpu_shares(result: dict[str, Any]) -> None:
@@ -480,6 +501,30 @@ def print_cpu_shares(result: dict[str, Any]) -> None:
             broker = phase.get("broker_cpu_us_per_event")
             print(f"  {label:<42s} {reader or 0:>6,.0f}us {broker or 0:>6,.0f}us   "
                   f"{phase['machine_busy_share']:.0%} / {phase['machine_stolen_share']:.0%}")
+
+
+def print_paced_cost(result: dict[str, Any]) -> None:
+    """The worker's CPU per event at each latency level against the backlog's: input arriving
+    at a rate comes in small fetches, which cost more per event than a backlog's full ones,
+    so a level's load on the worker is its rate times its own cost, not the backlog's."""
+    levels = result.get("latency", {})
+    if not levels:
+        return
+    backlog = result["one_worker"]["cpu_us_per_event"]
+    print(f"{'worker CPU per event, paced (backlog ' + f'{backlog:,.0f} us)':<44s} "
+          f"{'per event':>9s} {'x backlog':>9s} {'core used':>9s} {'paced capacity':>15s}")
+    for level, measured in levels.items():
+        cost = measured["cpu_us_per_event"]
+        used = cost * measured["rate_achieved"] / 1e6
+        measured["cost_vs_backlog"] = cost / backlog
+        measured["paced_capacity_events_per_s"] = 1e6 / cost
+        print(f"  at {level:<40s} {cost:>7,.0f}us {cost / backlog:>8.2f}x {used:>9.0%} "
+              f"{1e6 / cost:>10,.0f} ev/s")
+    idle = result.get("idle_penalty")
+    if idle:
+        print(f"{'this machine, one decode: back to back':<44s} {idle['hot_us']:>7.1f}us; after "
+              f"{idle['gap_ms']:.0f} ms idle {idle['after_idle_us']:.1f}us "
+              f"({idle['ratio']:.1f}x the same code)")
 
 
 def main() -> None:

@@ -117,6 +117,29 @@ def machine() -> dict[str, Any]:
             "stolen_share_so_far": stolen / total if total else None}
 
 
+def idle_penalty(lines: list[bytes], gap_s: float = 0.001) -> dict[str, float]:
+    """CPU per decode (`pathways.events.parse`) of the same events, back to back and with this
+    thread asleep `gap_s` before each. On a VM a thread that wakes from idle runs the same code
+    several times slower (cold caches and predictors, the vCPU descheduled): input that comes
+    at a rate wakes the worker for every few events, a backlog keeps it running."""
+    from pathways import events as ev
+
+    def per_event_us(gap: float) -> float:
+        spent = 0
+        for line in lines:
+            if gap:
+                time.sleep(gap)
+            started = time.thread_time_ns()
+            ev.parse(line)
+            spent += time.thread_time_ns() - started
+        return spent / len(lines) / 1000
+
+    hot = min(per_event_us(0.0) for _ in range(2))
+    after_idle = min(per_event_us(gap_s) for _ in range(2))
+    return {"events": len(lines), "gap_ms": gap_s * 1000, "hot_us": hot,
+            "after_idle_us": after_idle, "ratio": after_idle / hot}
+
+
 def best_seconds(run: Callable[[], object], repeats: int) -> float:
     """Seconds of the fastest of `repeats` runs (the least disturbed by other processes)."""
     best = float("inf")
