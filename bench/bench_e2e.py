@@ -504,9 +504,10 @@ def print_cpu_shares(result: dict[str, Any]) -> None:
 
 
 def print_paced_cost(result: dict[str, Any]) -> None:
-    """The worker's CPU per event at each latency level against the backlog's: input arriving
-    at a rate comes in small fetches, which cost more per event than a backlog's full ones,
-    so a level's load on the worker is its rate times its own cost, not the backlog's."""
+    """The worker's CPU per event at each latency level against the backlog's. Input arriving
+    at a rate wakes the worker every few events (small fetches; and on some machines code that
+    runs after a sleep costs several times more, `workload.idle_penalty`), so a level's load on
+    the worker is its rate times its own cost, not the backlog's."""
     levels = result.get("latency", {})
     if not levels:
         return
