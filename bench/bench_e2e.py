@@ -182,7 +182,7 @@ def worker_throughput(cluster: Kafka, prefix: str, app_id: str, count: int, even
     offsets = kb.Offsets(bootstrap)
     dead_before = sum(offsets.end([prefix + topics.DEADLETTER]).values())
     try:
-        pids = {name: w.proc.pid for name, w in zip(names, workers, strict=True) if w.proc}
+        pids = {name: w.pid for name, w in zip(names, workers, strict=True)}
         with kb.CpuSampler(cluster.pids(**pids)) as cpu:
             wait_caught_up(offsets, prefix, app_id, workers, timeout_s)
             time.sleep(1.0)  # the last outputs' batches
@@ -402,16 +402,11 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 print(f"two workers: {two['events_per_s']:,.0f} events/s")
             result["latency"] = latency_levels(
                 args, bootstrap, prefix, messages[args.events:], one["events_per_s"],
-                cluster.pids(worker=_pid(first_workers[0])))
+                cluster.pids(worker=first_workers[0].pid))
         finally:
             for worker in first_workers:
                 worker.stop()
     return result
-
-
-def _pid(worker: WorkerProcess) -> int:
-    assert worker.proc is not None
-    return worker.proc.pid
 
 
 def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import workload
@@ -20,6 +19,7 @@ from pathways import events as ev
 from simulators.sinks import partition_key
 from streams import topics
 from streams.settings import Settings
+from streams.worker_process import process_cpu_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,15 +177,6 @@ class Offsets:
         self.admin.close()
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def machine_cpu_s() -> tuple[float, float, float]:
     """(busy, stolen, total) CPU seconds of the whole machine so far, all cores
     (`workload.cpu_ticks`)."""
@@ -221,7 +212,7 @@ class CpuSampler:
 
     def _sample(self) -> None:
         busy, stolen, total = machine_cpu_s()
-        values = {name: process_cpu_s(pid) for name, pid in self.pids.items()}
+        values = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
         self.samples.append((time.time() * 1000, {**values, "machine busy": busy,
                                                   "machine stolen": stolen,
                                                   "machine total": total}))

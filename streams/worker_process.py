@@ -90,12 +90,17 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    @property
+    def pid(self) -> int:
+        """The worker process's id (once started)."""
+        assert self.proc is not None, "the worker was not started"
+        return self.proc.pid
+
     def cpu_seconds(self) -> float:
         """User + system CPU time of the worker process so far (from /proc)."""
         if self.proc is None or not self.alive():
             return 0.0
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
     def metrics(self) -> str:
         """The worker's Prometheus page (needs `web_port`)."""
@@ -108,3 +113,12 @@ class WorkerProcess:
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_text()[-chars:]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc; 0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

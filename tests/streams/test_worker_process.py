@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
-from streams.worker_process import WorkerProcess
+from streams.worker_process import WorkerProcess, process_cpu_seconds
 
 
 def _option(command: list[str], name: str) -> str:
@@ -42,3 +44,12 @@ def test_not_started_is_not_alive_and_stop_is_harmless(tmp_path: Path) -> None:
     worker.kill()
     worker.log.write_text("x" * 10 + "the end")
     assert worker.log_tail(7) == "the end"
+
+
+def test_process_cpu_seconds_counts_this_process_and_nothing_for_a_gone_one() -> None:
+    started = process_cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn ~50 ms of CPU
+        pass
+    assert process_cpu_seconds(os.getpid()) > started
+    assert process_cpu_seconds(2**22 + 1) == 0.0  # above Linux's pid_max: no such process
