@@ -6,9 +6,26 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from streams.app import WorkerOptions, create_app, feed_topic_names
+from streams.app import (
+    PRODUCER_MAX_REQUEST_BYTES,
+    WorkerOptions,
+    create_app,
+    faust_app,
+    feed_topic_names,
+)
 from streams.clock import WatermarkClock
 from streams.settings import Settings
+
+BROKER_DEFAULT_MESSAGE_MAX_BYTES = 1024 * 1024 + 12  # Kafka's message.max.bytes default
+
+
+def test_a_producer_batch_holds_many_table_records_and_fits_any_topic(tmp_path: Path) -> None:
+    # a full batch makes a send wait for the partition's request in flight (streams/app.py)
+    app = faust_app(Settings(bootstrap="127.0.0.1:1"), WorkerOptions(datadir=tmp_path))
+    given = app.producer._settings_default()  # what Faust gives aiokafka's producer
+    assert given["max_batch_size"] == app.conf.producer_max_batch_size >= 256 * 1024
+    assert app.conf.producer_max_batch_size <= BROKER_DEFAULT_MESSAGE_MAX_BYTES
+    assert app.conf.producer_max_request_size == PRODUCER_MAX_REQUEST_BYTES
 
 
 def test_create_app_wires_agents_tables_and_safe_settings(tmp_path: Path) -> None:
