@@ -298,18 +298,23 @@ async def _send_tick(producer: AIOKafkaProducer, prefix: str, messages: list[kb.
     (`schedule`: the first one's time in ms since the epoch, and the rate)."""
     started_ms, rate = schedule
     batches: dict[tuple[str, int], Any] = {}
+    sent: list[asyncio.Future[Any]] = []
     for number in due:
         message = messages[number]
         due_ms = started_ms + number * 1000 / rate
         where = (message.topic, key_partition(message.key, partitions[message.topic]))
+        record = {"key": message.key, "value": message.value, "timestamp": int(due_ms)}
         batch = batches.get(where)
-        if batch is None:
+        if batch is None or batch.append(**record) is None:
+            if batch is not None:  # full: it goes now, the message starts the next one
+                sent.append(await producer.send_batch(batch, prefix + where[0],
+                                                      partition=where[1]))
             batch = batches[where] = producer.create_batch()
-        if batch.append(key=message.key, value=message.value, timestamp=int(due_ms)) is None:
-            raise ValueError(f"a {len(message.value)}-byte message does not fit a batch")
+            if batch.append(**record) is None:
+                raise ValueError(f"a {len(message.value)}-byte message does not fit a batch")
         log.add(message, due_ms)
-    return [await producer.send_batch(batch, prefix + topic, partition=partition)
-            for (topic, partition), batch in batches.items()]
+    return sent + [await producer.send_batch(batch, prefix + topic, partition=partition)
+                   for (topic, partition), batch in batches.items()]
 
 
 def _cause(topic: str, body: dict[str, Any], log: SendLog, stamp: float) -> float | None:
