@@ -48,8 +48,8 @@ def settings(bootstrap: str) -> Settings:
     return Settings.from_env().with_bootstrap(bootstrap)
 
 
-def producer(bootstrap: str, linger_ms: int = 10) -> KafkaProducer:
-    return KafkaProducer(**settings(bootstrap).kafka_client_kwargs(), acks=1, linger_ms=linger_ms,
+def producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(**settings(bootstrap).kafka_client_kwargs(), acks=1, linger_ms=10,
                          batch_size=512 * 1024, max_request_size=topics.MAX_MESSAGE_BYTES)
 
 
