@@ -336,15 +336,23 @@ def _cause(topic: str, body: dict[str, Any], log: SendLog, stamp: float) -> floa
 
 
 def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate: float,
-                  tail_s: float, pids: dict[str, int]) -> dict[str, Any]:
+                  worker: WorkerProcess, tail_s: float, timeout_s: float, pids: dict[str, int]
+                  ) -> dict[str, Any]:
     """p50/p99 of produce -> output at one rate, and what the worker's CPU cost per event was
-    at that rate (`pids`: the worker's, as "worker", and the broker's)."""
+    at that rate (`pids`: the worker's, as "worker", and the broker's).
+
+    The outputs are read once the worker has caught up with the level's events, then `tail_s`
+    later (the last batches): a worker that falls behind is timed on all it produces, not on
+    what came before a fixed wait. `catch_up_s` is how long that took after the last send."""
     offsets = kb.Offsets(bootstrap)
     try:
         start = offsets.end([prefix + name for name in OUTPUTS])
         with kb.CpuSampler(pids) as cpu:
             started_ms = time.time() * 1000
             log, achieved = send_paced(bootstrap, prefix, messages, rate)
+            last_sent = time.monotonic()
+            wait_caught_up(offsets, prefix, worker.app_id, [worker], timeout_s)
+            catch_up_s = time.monotonic() - last_sent
             time.sleep(tail_s)
             ended_ms = time.time() * 1000
         records = offsets.read_from(start)
@@ -364,7 +372,8 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     every = [x for values in by_kind.values() for x in values]
     slowest.sort(key=lambda item: -item[0])
     return {"rate_asked": rate, "rate_achieved": achieved, "events": len(messages),
-            "outputs": len(records), "unmatched": unmatched, **percentiles(every),
+            "catch_up_s": catch_up_s, "outputs": len(records), "unmatched": unmatched,
+            **percentiles(every),
             # the send and the tail: everything these events cost the worker
             **cpu.shares([started_ms, ended_ms], len(messages), ["worker"]),
             "by_output": {name: percentiles(values) for name, values in by_kind.items()},
@@ -451,7 +460,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 print(f"two workers: {two['events_per_s']:,.0f} events/s")
             result["latency"] = latency_levels(
                 args, bootstrap, prefix, messages[args.events:], one["events_per_s"],
-                cluster.pids(worker=first_workers[0].pid))
+                first_workers[0], cluster.pids(worker=first_workers[0].pid))
         finally:
             for worker in first_workers:
                 worker.stop()
@@ -459,8 +468,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 
 def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
-                   messages: list[kb.Message], rate: float, pids: dict[str, int]
-                   ) -> dict[str, Any]:
+                   messages: list[kb.Message], rate: float, worker: WorkerProcess,
+                   pids: dict[str, int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     budget = len(messages) / sum(LEVELS)  # events per unit of level, so all levels fit
     position = 0
@@ -469,12 +478,12 @@ def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
         count = int(min(asked * args.level_seconds, budget * level))
         part = messages[position:position + count]
         position += count
-        out[f"{round(level * 100)}%"] = measured = latency_level(bootstrap, prefix, part, asked,
-                                                                 args.tail_seconds, pids)
+        out[f"{round(level * 100)}%"] = measured = latency_level(
+            bootstrap, prefix, part, asked, worker, args.tail_seconds, args.timeout, pids)
         print(f"latency at {level:.0%}: {measured['rate_achieved']:,.0f} events/s sent, "
               f"p50 {measured['p50_ms']} ms, p99 {measured['p99_ms']} ms "
               f"({measured['count']} outputs), worker CPU {measured['cpu_us_per_event']:,.0f} "
-              "us/event")
+              f"us/event, caught up {measured['catch_up_s']:.1f} s after the last send")
     return out
 
 
@@ -527,7 +536,8 @@ def report(result: dict[str, Any]) -> None:
         label = f"p99 produce->output at {level} (ms)"
         print(workload.ratio_line(label, measured["p99_ms"], TARGET_P99_MS, "ms",
                                   higher_is_better=False)
-              + f"  p50 {measured['p50_ms']:.0f} ms, {measured['count']} outputs")
+              + f"  p50 {measured['p50_ms']:.0f} ms, {measured['count']} outputs, caught up "
+              f"{measured['catch_up_s']:.1f} s after the last send")
     print_paced_cost(result)
 
 
@@ -582,7 +592,8 @@ def main() -> None:
                              "(default 100000, quick 15000)")
     parser.add_argument("--level-seconds", type=float, default=None,
                         help="seconds per latency level (default 30, quick 8)")
-    parser.add_argument("--tail-seconds", type=float, default=3.0)
+    parser.add_argument("--tail-seconds", type=float, default=1.0,
+                        help="wait after the worker caught up with a latency level")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--no-scaling", action="store_true", help="skip the two-worker run")
     parser.add_argument("--profile-worker", action="store_true",
