@@ -11,12 +11,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from geo import geofence
-from geo.eta import estimate_eta, new_speed_state
-from geo.regions import Region
+from geo.eta import Eta, estimate_eta, new_speed_state
+from geo.regions import Hospital, Region
 from pathways import events as ev
 from streams.clock import Clock
 from streams.feeds import Envelope, EtaUpdate, UnitTargets
@@ -90,9 +89,9 @@ class UnitDesk:
         if event.incident_id:
             await self.to_incident(event.incident_id, event)
         if event.TYPE == "unit.left_scene":
-            update = _eta(self.region, unit, event.unit_id or "")
-            if update is not None and update.incident_id == event.incident_id:
-                await self.to_incident(update.incident_id, update)
+            estimate = _estimate(self.region, unit)
+            if estimate is not None and estimate.incident_id == event.incident_id:
+                await self.to_incident(estimate.incident_id, estimate.update(event.unit_id or ""))
 
     async def _targets(self, item: UnitTargets, table: MutableMapping[str, Any]) -> None:
         unit = self.current(table, item.unit_id)
@@ -193,14 +192,15 @@ class UnitDesk:
     async def _maybe_eta(
         self, unit: dict[str, Any], *, table_key: str, table: MutableMapping[str, Any]
     ) -> None:
-        update = _eta(self.region, unit, table_key)
-        if update is None:
+        estimate = _estimate(self.region, unit)
+        if estimate is None:
             return
         sent = unit.get("eta")
-        if sent and sent["hospital_id"] == update.hospital_id:
-            moved = abs((_stored_time(sent["eta_ts"]) - update.eta_ts).total_seconds())
+        if sent and sent["hospital_id"] == estimate.hospital.hospital_id:
+            moved = abs((_stored_time(sent["eta_ts"]) - estimate.eta_ts()).total_seconds())
             if moved < ETA_RESEND_S:
-                return
+                return  # most fixes: no update is built
+        update = estimate.update(table_key)
         await self.to_incident(update.incident_id, update)
         unit["eta"] = {"hospital_id": update.hospital_id, "eta_ts": _ts(update.eta_ts)}
         self._write(table, table_key, unit)
@@ -235,7 +235,32 @@ def _apply_status(unit: dict[str, Any], event: ev.Event) -> None:
         unit["destination"] = given
 
 
-def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None:
+@dataclass(frozen=True, slots=True)
+class _Estimate:
+    """A transporting unit's ETA, before it is made an `EtaUpdate` (most are not sent)."""
+
+    incident_id: str
+    hospital: Hospital
+    at: datetime
+    eta: Eta
+
+    def eta_ts(self) -> datetime:
+        return self.at + timedelta(seconds=round(self.eta.seconds))
+
+    def update(self, unit_id: str) -> EtaUpdate:
+        at, eta = self.at, self.eta
+        return EtaUpdate(
+            incident_id=self.incident_id,
+            unit_id=unit_id,
+            hospital_id=self.hospital.hospital_id,
+            at=at,
+            eta_ts=self.eta_ts(),
+            eta_low_ts=at + timedelta(seconds=round(eta.low_s)),
+            eta_high_ts=at + timedelta(seconds=round(eta.high_s)),
+        )
+
+
+def _estimate(region: Region, unit: dict[str, Any]) -> _Estimate | None:
     """The ETA of a transporting unit from where it is known to be to its destination's door."""
     if unit.get("status") != "unit.left_scene":
         return None
@@ -247,15 +272,7 @@ def _eta(region: Region, unit: dict[str, Any], unit_id: str) -> EtaUpdate | None
     located = region.locate(lat, lon)
     area = located[1] if located else "county"
     eta = estimate_eta((lat, lon), (hospital.lat, hospital.lon), area, at, _SPEEDS, at)
-    return EtaUpdate(
-        incident_id=incident,
-        unit_id=unit_id,
-        hospital_id=hospital.hospital_id,
-        at=at,
-        eta_ts=at + timedelta(seconds=round(eta.seconds)),
-        eta_low_ts=at + timedelta(seconds=round(eta.low_s)),
-        eta_high_ts=at + timedelta(seconds=round(eta.high_s)),
-    )
+    return _Estimate(incident, hospital, at, eta)
 
 
 def _transport_start(unit: dict[str, Any]) -> tuple[float, float, datetime] | None:
@@ -308,11 +325,28 @@ def _before_status(unit: dict[str, Any], fix: ev.GpsFix) -> bool:
 
 
 def _ts(moment: datetime) -> str:
-    return ev.format_timestamp(moment)
+    """A time as a unit record stores it; `_stored_time` gives `moment` back unparsed."""
+    text = ev.format_timestamp(moment)
+    _keep_time(text, moment)
+    return text
 
 
-@lru_cache(maxsize=4096)
 def _stored_time(text: str) -> datetime:
-    """A time from a unit record (written by `_ts`). Read on every fix, most of them again
-    and again (the status time, the ETA sent), so parsed once."""
-    return ev.parse_timestamp(text)
+    """A time from a unit record (written by `_ts`). Read on every fix (the last fix's time,
+    the status time, the ETA sent), most of them again and again, so each text is parsed once
+    and the one just written not at all."""
+    found = _TIMES.get(text)
+    if found is None:
+        found = ev.parse_timestamp(text)
+        _keep_time(text, found)
+    return found
+
+
+_TIMES: dict[str, datetime] = {}  # text -> time, of the texts written or read last
+_TIMES_KEPT = 4096
+
+
+def _keep_time(text: str, moment: datetime) -> None:
+    if len(_TIMES) >= _TIMES_KEPT:
+        _TIMES.clear()
+    _TIMES[text] = moment

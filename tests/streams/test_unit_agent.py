@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from hypothesis import given
 
 from geo.regions import load_region
 from pathways import events as ev
 from streams.clock import WatermarkClock
 from streams.feeds import Envelope, EtaUpdate, UnitTargets
-from streams.unit_agent import UnitDesk
+from streams.unit_agent import ETA_RESEND_S, UnitDesk, _stored_time, _ts
 from tests.integration.scenarios import H01_DOOR, SCENE, event, gps_path
+from tests.pathways.test_events import moments
 from tests.streams.harness import run
 
 INCIDENT, UNIT = "inc-2", "A1"
@@ -162,6 +165,28 @@ def test_an_eta_counts_from_the_latest_fix_once_the_unit_moves() -> None:
     path = gps_path(UNIT, SCENE, H01_DOOR, LEFT_SCENE_MIN + 0.5, LEFT_SCENE_MIN + 3)
     desk.send(path[:3])
     assert etas(desk)[-1].at == path[0].ts  # the scene is not known here: fixes only
+
+
+def test_an_eta_is_sent_again_only_once_it_moved_by_the_resend_threshold() -> None:
+    desk = transporting()
+    desk.forwarded.clear()
+    # a unit standing still: its ETA, counted from each fix, moves 20 s later with each one
+    standing = gps_path(UNIT, SCENE, SCENE, LEFT_SCENE_MIN + 0.5, LEFT_SCENE_MIN + 3.5,
+                        dwell_fixes=0)
+    desk.send(standing)
+    sent = etas(desk)
+    assert 2 <= len(sent) <= len(standing) // 2 + 1
+    for before, after in zip(sent, sent[1:], strict=False):
+        assert (after.eta_ts - before.eta_ts).total_seconds() >= ETA_RESEND_S
+    assert (standing[-1].ts - sent[-1].at).total_seconds() < 2 * ETA_RESEND_S
+
+
+@given(moment=moments)
+def test_a_stored_time_reads_back_as_written(moment: datetime) -> None:
+    text = _ts(moment)
+    for read in (_stored_time(text), _stored_time(text)):  # just written, then known
+        assert read == moment and read.utcoffset() == moment.utcoffset()
+        assert _ts(read) == text == ev.format_timestamp(ev.parse_timestamp(text))
 
 
 def test_a_status_read_again_is_forwarded_again_with_its_eta() -> None:
