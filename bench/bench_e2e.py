@@ -359,6 +359,7 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     finally:
         offsets.close()
     by_kind: dict[str, list[float]] = {name: [] for name in OUTPUTS}
+    by_second: dict[int, list[float]] = defaultdict(list)  # by when the cause was due
     slowest: list[tuple[float, dict[str, Any]]] = []
     unmatched = 0
     for topic, stamp, value in records:
@@ -368,15 +369,18 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
             unmatched += 1
             continue
         by_kind[topic.removeprefix(prefix)].append(stamp - sent)
+        by_second[int((sent - started_ms) // 1000)].append(stamp - sent)
         slowest.append((stamp - sent, _described(topic.removeprefix(prefix), body)))
     every = [x for values in by_kind.values() for x in values]
     slowest.sort(key=lambda item: -item[0])
     return {"rate_asked": rate, "rate_achieved": achieved, "events": len(messages),
             "catch_up_s": catch_up_s, "outputs": len(records), "unmatched": unmatched,
             **percentiles(every),
-            # the send and the tail: everything these events cost the worker
+            # the send until caught up, and the tail: everything these events cost the worker
             **cpu.shares([started_ms, ended_ms], len(messages), ["worker"]),
             "by_output": {name: percentiles(values) for name, values in by_kind.items()},
+            "by_second": [{"second": second, **percentiles(values)}
+                          for second, values in sorted(by_second.items())],
             "slowest": [{"ms": ms, **what} for ms, what in slowest[:SLOWEST_KEPT]]}
 
 
@@ -484,6 +488,8 @@ def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
               f"p50 {measured['p50_ms']} ms, p99 {measured['p99_ms']} ms "
               f"({measured['count']} outputs), worker CPU {measured['cpu_us_per_event']:,.0f} "
               f"us/event, caught up {measured['catch_up_s']:.1f} s after the last send")
+        print("  p99 (ms) by second of the send: "
+              + " ".join(f"{row['p99_ms']:.0f}" for row in measured["by_second"]))
     return out
 
 
