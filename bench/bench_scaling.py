@@ -299,14 +299,13 @@ def main() -> None:
         print(f"{units:>6,} units / open incidents: engine "
               f"{row['engine']['us_per_event']:>7.1f} us/event{worker_text}  (least of "
               f"{len(row['engine']['us_per_event_runs'])} runs)", flush=True)
+    ordered = list(rows.values())  # as `sizes`
     result: dict[str, Any] = {"events_per_size": events, "rounds": args.rounds,
-                              "sizes": list(rows.values()),
+                              "sizes": ordered,
                               "cpu_time": "process_time (one core), least of the rounds"}
-    rows_in_order = [rows[units] for units in sizes]
     for path in ("engine", "worker"):
-        if path in rows_in_order[0]:
-            growth = (rows_in_order[-1][path]["us_per_event"]
-                      / rows_in_order[0][path]["us_per_event"])
+        if path in ordered[0]:
+            growth = ordered[-1][path]["us_per_event"] / ordered[0][path]["us_per_event"]
             result[f"{path}_growth_ratio"] = growth
             print(f"{path:<6s} cost growth {sizes[0]:,} -> {sizes[-1]:,} units: {growth:.2f}x "
                   f"(flat = 1.00)")
