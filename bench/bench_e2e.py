@@ -215,23 +215,23 @@ def worker_throughput(cluster: Kafka, prefix: str, app_id: str, count: int, even
 
 
 class SendLog:
-    """When each event was sent: by (incident, event time), by event time alone, and the
-    non-GPS events of each incident in send order."""
+    """When each event sent was due (the time its record is stamped with): by (incident,
+    event time), by event time alone, and the non-GPS events of each incident in send order."""
 
     def __init__(self) -> None:
         self.by_incident: dict[tuple[str | None, int], list[float]] = defaultdict(list)
         self.by_ts: dict[int, list[float]] = defaultdict(list)
         self.milestones: dict[str | None, list[float]] = defaultdict(list)
 
-    def add(self, message: kb.Message, sent_ms: float) -> None:
-        self.by_incident[(message.incident_id, message.event_ms)].append(sent_ms)
-        self.by_ts[message.event_ms].append(sent_ms)
+    def add(self, message: kb.Message, due_ms: float) -> None:
+        self.by_incident[(message.incident_id, message.event_ms)].append(due_ms)
+        self.by_ts[message.event_ms].append(due_ms)
         if message.topic != topics.GPS:
-            self.milestones[message.incident_id].append(sent_ms)
+            self.milestones[message.incident_id].append(due_ms)
 
     def at(self, incident_id: str | None, moment: str | None, before_ms: float,
            any_incident: bool = False) -> float | None:
-        """Send time of the latest event at `moment` (of the incident) sent before the output."""
+        """Due time of the latest event at `moment` (of the incident) due before the output."""
         if moment is None:
             return None
         key = round(ev.parse_timestamp(moment).timestamp() * 1000)
@@ -244,9 +244,9 @@ class SendLog:
         return _latest(self.milestones.get(incident_id, []), before_ms)
 
 
-def _latest(sent: list[float], before_ms: float) -> float | None:
-    index = bisect.bisect_right(sent, before_ms)
-    return sent[index - 1] if index else None
+def _latest(due: list[float], before_ms: float) -> float | None:
+    index = bisect.bisect_right(due, before_ms)
+    return due[index - 1] if index else None
 
 
 def send_paced(bootstrap: str, prefix: str, messages: list[kb.Message], rate: float
@@ -318,12 +318,12 @@ async def _send_tick(producer: AIOKafkaProducer, prefix: str, messages: list[kb.
 
 
 def _cause(topic: str, body: dict[str, Any], log: SendLog, stamp: float) -> float | None:
-    """Send time of the event that caused an output (None: not sent in this level).
+    """Due time of the event that caused an output (None: not sent in this level).
 
     Interval revision 1: the event at `end_ts`; a later revision: the incident's latest
     non-GPS event (a revision comes from a changed attribute, not from its end event).
     Pre-alert: the incident's event at `sent_ts`. Alert: the event at `at_ts` (the watermark
-    of the partition, so any incident's event with that time), the latest sent before it.
+    of the partition, so any incident's event with that time), the latest due before it.
     """
     incident = body.get("incident_id")
     if topic.endswith(topics.INTERVALS):
@@ -364,13 +364,13 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     unmatched = 0
     for topic, stamp, value in records:
         body = orjson.loads(value)
-        sent = _cause(topic, body, log, stamp)
-        if sent is None:
+        due = _cause(topic, body, log, stamp)
+        if due is None:
             unmatched += 1
             continue
-        by_kind[topic.removeprefix(prefix)].append(stamp - sent)
-        by_second[int((sent - started_ms) // 1000)].append(stamp - sent)
-        slowest.append((stamp - sent, _described(topic.removeprefix(prefix), body)))
+        by_kind[topic.removeprefix(prefix)].append(stamp - due)
+        by_second[int((due - started_ms) // 1000)].append(stamp - due)
+        slowest.append((stamp - due, _described(topic.removeprefix(prefix), body)))
     every = [x for values in by_kind.values() for x in values]
     slowest.sort(key=lambda item: -item[0])
     return {"rate_asked": rate, "rate_achieved": achieved, "events": len(messages),
