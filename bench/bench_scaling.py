@@ -182,6 +182,10 @@ class MemoryWorker:
     async def to_unit(self, key: str, item: feeds.Envelope) -> None:
         self.unit_queue.append(feeds.encode(item))
 
+    async def to_every_incident_partition(self, key: str, item: feeds.Envelope) -> None:
+        value = feeds.encode(item)
+        self.incident_queue.extend((partition, value) for partition in range(PARTITIONS))
+
     async def send(self, line: bytes) -> None:
         """As the agents do: an input event goes to the desk owning its state, without an
         envelope (its topic is on that side's partition); what the desks forward is queued."""
