@@ -8,7 +8,7 @@ randomised, one BLAS thread): three start-ups of the replay child counted the sa
 instructions, with the other core busy. So this is the figure that tells whether a change
 made the hot path cheaper, or dearer, by a fraction of a percent.
 
-Four paths, each over the first N events of the city stream (bench/workload.py):
+Five paths, each over the first N events of the city stream (bench/workload.py):
 - json: `orjson.loads` of each line and nothing else, the floor (the reference for ratios);
 - decode: `pathways.events.parse` of each line (JSON and the contract's checks);
 - replay: `pathways.replay.Replay` as `pathwatch replay --region demo` runs it;
@@ -18,10 +18,11 @@ Four paths, each over the first N events of the city stream (bench/workload.py):
   time, as paced input brings them (no Kafka, no Faust).
 
 Each path runs twice under callgrind, in a child process (`--child`): over N events and over
-none (start-up: imports, the region, the engine, reading the file). The difference over N is
-its cost per event. Printed: each path's instructions per event, its ratio to json (measured
-in this run), and its ratio to the baseline (a previous run's result file, default the one
-this run replaces), with REGRESSION where a path costs more than `--tolerance` above it.
+none (start-up: imports, the region, the engine, reading the file). The difference over the
+lines it read is its cost per event. Printed: each path's instructions per event, its ratio
+to json (measured in this run), and its ratio to the baseline (a previous run's result file,
+default the one this run replaces), with REGRESSION where a path costs more than
+`--tolerance` above it.
 Then the replay target in these terms: the replay path is timed here, not under valgrind
 (CPU time, least of 3), which gives the instructions per CPU-second this machine runs it at
 now, and so how many instructions an event 100,000 events per CPU-second allow.
