@@ -207,8 +207,8 @@ def code_version() -> str:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "pathways", "geo",
-                                "streams", "bench"], cwd=root, text=True, capture_output=True,
-                               check=True).stdout.strip()
+                                "streams", "bench/*.py"], cwd=root, text=True,
+                               capture_output=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+changes" if dirty else head
