@@ -144,6 +144,12 @@ class Offsets:
                     return int(record.timestamp)
         return None
 
+    def first_ts_after(self, before: dict[TopicPartition, int]) -> int | None:
+        """Timestamp of the earliest record written after `before` (end offsets read earlier)."""
+        ends = self.end({tp.topic for tp in before})
+        stamps = self.timestamps({tp: off for tp, off in before.items() if ends[tp] > off})
+        return min(stamps) if stamps else None
+
     def last_ts(self, names: Iterable[str]) -> int | None:
         """Timestamp of the latest last record of the topics' partitions."""
         stamps = self.timestamps({tp: end - 1 for tp, end in self.end(names).items()})
