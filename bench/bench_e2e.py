@@ -223,7 +223,8 @@ def warm_broker(cluster: Kafka, prefix: str, app_id: str, events: int, folder: P
     """One worker over the N events before anything is timed. A new broker runs its first
     appends to compacted topics (a worker's table changelogs) cold: measured, one such produce
     request of 1.6 MB took 1.1 s in the broker, and the first worker stood still waiting for
-    it; the workers after it did not. Every timed phase now meets a warm broker."""
+    it. A later worker's first appends (its own new changelog topics) still took 0.3-0.6 s
+    (bench/README.md); no timed phase meets the cold broker any more."""
     warm, workers = worker_throughput(cluster, prefix, app_id, 1, events, folder, timeout_s)
     for worker in workers:
         worker.stop()
