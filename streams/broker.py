@@ -53,12 +53,19 @@ class Broker:
         *,
         settings: Settings | None = None,
         heap: str = "512m",
+        first_join_wait_ms: int = 0,
     ) -> None:
+        """`first_join_wait_ms`: how long a new consumer group's first assignment waits for
+        more members (`group.initial.rebalance.delay.ms`; Kafka's default is 3000). 0 lets a
+        lone worker or test start at once; workers started together and measured together
+        (bench/bench_e2e.py) want it, or the first one takes every partition and hands half
+        of them over at the next heartbeat."""
         self.settings = settings or Settings.from_env()
         self.data_dir = Path(data_dir) if data_dir else self.settings.home / "broker"
         self.port = port
         self.controller_port = controller_port or port + 1
         self.heap = heap
+        self.first_join_wait_ms = first_join_wait_ms
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -137,7 +144,8 @@ class Broker:
 
     def _write_config(self) -> None:
         (self.data_dir / "logs").mkdir(exist_ok=True)
-        properties = _server_properties(self.data_dir / "data", self.port, self.controller_port)
+        properties = _server_properties(self.data_dir / "data", self.port, self.controller_port,
+                                        self.first_join_wait_ms)
         (self.data_dir / "server.properties").write_text(properties)
         (self.data_dir / "log4j2.properties").write_text(_LOG4J2.format(log=self.log_file))
 
@@ -236,7 +244,8 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def _server_properties(data: Path, port: int, controller_port: int) -> str:
+def _server_properties(data: Path, port: int, controller_port: int, first_join_wait_ms: int
+                       ) -> str:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -257,7 +266,7 @@ def _server_properties(data: Path, port: int, controller_port: int) -> str:
         "transaction.state.log.num.partitions": "12",
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
+        "group.initial.rebalance.delay.ms": str(first_join_wait_ms),
         # Topics come from `pathwatch topics create` (6 partitions) or Faust's own declarations
         # (changelogs, repartitions, leader topic); a typo'd name must fail, not appear empty.
         "auto.create.topics.enable": "false",
