@@ -224,7 +224,7 @@ def worker_throughput(cluster: Kafka, prefix: str, app_id: str, count: int, even
 
 
 def warm_broker(cluster: Kafka, prefix: str, app_id: str, events: int, folder: Path,
-            timeout_s: float) -> dict[str, Any]:
+                timeout_s: float) -> dict[str, Any]:
     """One worker over the N events before anything is timed. A new broker runs its first
     appends to compacted topics (a worker's table changelogs) cold: measured, one such produce
     request of 1.6 MB took 1.1 s in the broker, and the first worker stood still waiting for

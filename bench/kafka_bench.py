@@ -125,13 +125,11 @@ class Offsets:
         """Timestamp of the earliest first record of the topics' partitions (the first whose
         key is not `skip_key`)."""
         beginnings = self.consumer.beginning_offsets(partitions_of(self.consumer, names))
-        ends = self.end(names)
-        wanted = {tp: off for tp, off in beginnings.items() if ends[tp] > off}
         if skip_key is None:
-            stamps = self.timestamps(wanted)
-        else:
-            stamps = [ts for tp, off in wanted.items()
-                      if (ts := self._first_without(tp, off, ends[tp], skip_key)) is not None]
+            return self.first_ts_after(beginnings)
+        ends = self.end(names)
+        stamps = [ts for tp, off in beginnings.items() if ends[tp] > off
+                  if (ts := self._first_without(tp, off, ends[tp], skip_key)) is not None]
         return min(stamps) if stamps else None
 
     def _first_without(self, tp: TopicPartition, start: int, end: int, key: bytes) -> int | None:
