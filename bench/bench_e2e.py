@@ -41,6 +41,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -464,10 +465,13 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             cluster, prefix, f"{run_id}-warm", args.events, folder, args.timeout)))
         step("raw passthrough", lambda: result.update(raw=passthrough(
             cluster, prefix, args.events)))
+
+        def faust_alone(mode: str) -> None:
+            result[f"faust_{mode}"] = faust_passthrough.measure(
+                bootstrap, prefix, mode, args.events, folder, args.timeout, cluster.broker_pid)
+
         for mode in faust_passthrough.MODES:
-            step(f"Faust {mode}", lambda mode=mode: result.update({f"faust_{mode}": (
-                faust_passthrough.measure(bootstrap, prefix, mode, args.events, folder,
-                                          args.timeout, cluster.broker_pid))}))
+            step(f"Faust {mode}", partial(faust_alone, mode))
         one, first_workers = worker_throughput(cluster, prefix, f"{run_id}-w1", 1,
                                                args.events, folder, args.timeout, profile)
         result["one_worker"] = one

@@ -30,6 +30,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,15 +135,14 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
     timer = StageTimer()
     engine = new_engine()
     replay = Replay(engine, Compliance(engine.pack))
-    saved = {name: getattr(engine_module, name) for name in
-             ("build_timeline", "extend_timeline", "deadline_alerts", "next_deadline")}
+    stage_of = {"build_timeline": "timeline", "extend_timeline": "timeline",
+                "deadline_alerts": "deadlines", "next_deadline": "deadlines"}
+    saved = {name: getattr(engine_module, name) for name in stage_of}
     saved_parse = ev.parse_or_fix_time
     try:
         ev.parse_or_fix_time = timer.wrap("decode", ev.parse_or_fix_time)
-        engine_module.build_timeline = timer.wrap("timeline", saved["build_timeline"])
-        engine_module.extend_timeline = timer.wrap("timeline", saved["extend_timeline"])
-        engine_module.deadline_alerts = timer.wrap("deadlines", saved["deadline_alerts"])
-        engine_module.next_deadline = timer.wrap("deadlines", saved["next_deadline"])
+        for name, stage in stage_of.items():  # by the names `Engine` calls them by
+            vars(engine_module)[name] = timer.wrap(stage, saved[name])
         engine.apply = timer.wrap("intervals", engine.apply)  # type: ignore[method-assign]
         engine.sweep = timer.wrap("deadlines", engine.sweep)  # type: ignore[method-assign]
         replay.compliance.add = timer.wrap("compliance",  # type: ignore[method-assign]
@@ -156,8 +156,7 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
         total = time.perf_counter() - started
     finally:
         ev.parse_or_fix_time = saved_parse
-        for name, function in saved.items():
-            setattr(engine_module, name, function)
+        vars(engine_module).update(saved)
     staged = sum(timer.seconds.values())
     timer.seconds["replay loop"] = max(0.0, total - staged)
     stages = {name: {"seconds": s, "share": s / total, "calls": timer.calls.get(name, 0),
@@ -167,12 +166,16 @@ def bench_stages(lines: list[bytes], plain_seconds: float) -> dict[str, Any]:
             "timer_overhead_share": max(0.0, total - plain_seconds) / total, "stages": stages}
 
 
+def _decode_all(lines: list[bytes]) -> list[object]:
+    return [ev.parse_or_fix_time(line) for line in lines]
+
+
 def bench_decode_split(lines: list[bytes]) -> dict[str, Any]:
     gps = [line for line in lines if b'"type":"gps.fix"' in line]
     other = [line for line in lines if b'"type":"gps.fix"' not in line]
     out: dict[str, Any] = {}
     for name, subset in (("gps.fix", gps), ("other", other)):
-        seconds = workload.best_seconds(lambda s=subset: [ev.parse_or_fix_time(x) for x in s], 1)
+        seconds = workload.best_seconds(partial(_decode_all, subset), 1)
         out[name] = {"events": len(subset), "us_per_event": seconds / max(1, len(subset)) * 1e6,
                      "events_per_s": len(subset) / seconds}
     return out

@@ -71,7 +71,7 @@ def admin(bootstrap: str) -> KafkaAdminClient:
 
 
 def partitions_of(consumer: KafkaConsumer, names: Iterable[str]) -> list[TopicPartition]:
-    found = []
+    found: list[TopicPartition] = []
     for name in names:
         for _ in range(50):
             parts = consumer.partitions_for_topic(name)

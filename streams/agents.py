@@ -30,6 +30,7 @@ from pathways.quality import SourceClocks
 from pathways.rulepack import load_pack
 from streams import faust_consumer, feeds
 from streams.clock import Clock, PartitionClock
+from streams.feeds import Envelope
 from streams.incident_agent import IncidentDesk
 from streams.ingest import (
     DeadLetter,
@@ -46,6 +47,8 @@ from streams.topics import INCIDENT_TABLE, MAX_MESSAGE_BYTES, UNIT_TABLE
 from streams.unit_agent import UnitDesk
 
 if TYPE_CHECKING:
+    import faust
+
     from streams.app import Topics, WorkerOptions
 
 log = logging.getLogger(__name__)
@@ -265,7 +268,7 @@ class _Wiring:
         position = (f"{message.topic}:{message.partition}", message.offset)
         await self.incidents.handle(item, message.partition, table, position)
 
-    async def _item(self, message: Any, side: str) -> feeds.Envelope | None:
+    async def _item(self, message: Any, side: str) -> Envelope | None:
         """The message's envelope or input event if this partition owns it; None when it was
         dead-lettered or forwarded to its owner."""
         if message.topic in self.feed_names:
@@ -343,7 +346,7 @@ def _end_offset(app: Any, tp: Any) -> int | None:
         return None  # not fetched yet, or no consumer (tests)
 
 
-def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
+def _agents(app: faust.App, topics: Topics, wiring: _Wiring) -> None:
     for group, read in (("ingest", topics.shared_inputs), ("units", topics.unit_inputs),
                         ("incidents", topics.incident_inputs)):
         faust_consumer.batch_topics(app, group, read.topics)
@@ -364,26 +367,29 @@ def _agents(app: Any, topics: Topics, wiring: _Wiring) -> None:
             await wiring.each(event.message, wiring.on_incidents, wiring.incident_table)
 
     @app.on_partitions_assigned.connect
-    async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
+    async def on_assigned(*sender_and_assigned: Any, **signal: Any) -> None:
         wiring.incidents.forget_deadlines()
         wiring.incidents.time.backlog.clear()
         wiring.units.forget_unsaved()
 
 
-def _timers(app: Any, topics: Topics, wiring: _Wiring, options: WorkerOptions) -> None:
+def _timers(app: faust.App, topics: Topics, wiring: _Wiring, options: WorkerOptions
+            ) -> None:
     logged = dict(wiring.progress)
 
-    @app.timer(interval=5.0)
     async def log_progress() -> None:
         # counts only: what an operator needs to see the worker is alive and which share it has
         if wiring.progress != logged:
             logged.update(wiring.progress)
             log.info("progress", extra={"event": "progress", **wiring.progress})
 
-    @app.timer(interval=options.sweep_interval_s)
     async def sweep_ticks() -> None:
         # every worker ticks every partition: a sweep is idempotent, so a doubled tick is harmless
         await wiring.feeds.tick()
+
+    # called, not used as decorators: Faust's `timer` is untyped and would untype them
+    app.timer(interval=5.0)(log_progress)
+    app.timer(interval=options.sweep_interval_s)(sweep_ticks)
 
 
 @dataclass(slots=True)

@@ -129,8 +129,10 @@ def _topics(app: faust.App, options: WorkerOptions) -> Topics:
         return raw(feed_name(name), partitions=options.partitions, internal=True,
                    config=dict(names.TOPIC_CONFIG))
 
+    transport = app.transport
+    assert isinstance(transport, faust_consumer.Transport)  # `faust_app` installs it
     sink = KafkaSink(
-        sends=app.transport.direct_producer(),
+        sends=transport.direct_producer(),
         intervals=prefix + names.INTERVALS,
         alerts=prefix + names.ALERTS,
         prealerts=prefix + names.PREALERTS,

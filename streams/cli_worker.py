@@ -105,7 +105,7 @@ def faust_worker(app: Any, log_level: str, shutdown_timeout_s: float = SHUTDOWN_
 
     from streams.logs import logging_config
 
-    class Worker(faust.Worker):  # type: ignore[misc]
+    class Worker(faust.Worker):
         def _schedule_shutdown(self, signal: Any) -> None:
             # Faust's stop commits and flushes, and waits for Kafka as long as it takes: with
             # Kafka unreachable it never ended. At-least-once makes leaving safe: what was not

@@ -210,7 +210,7 @@ def install_faust_sensors(app: Any, registry: CollectorRegistry, prefix: str = "
     """
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
-    class Monitor(PrometheusMonitor):  # type: ignore[misc]
+    class Monitor(PrometheusMonitor):
         """Faust calls this for every message fetched: the gauge child is kept, not looked
         up by `labels()` each time."""
 

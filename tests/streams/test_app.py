@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from streams.app import (
@@ -14,7 +17,9 @@ from streams.app import (
     feed_topic_names,
 )
 from streams.clock import WatermarkClock
+from streams.incident_agent import IncidentDesk
 from streams.settings import Settings
+from streams.unit_agent import UnitDesk
 
 BROKER_DEFAULT_MESSAGE_MAX_BYTES = 1024 * 1024 + 12  # Kafka's message.max.bytes default
 
@@ -51,3 +56,18 @@ def test_create_app_wires_agents_tables_and_safe_settings(tmp_path: Path) -> Non
     assert registry.get_sample_value(
         "pathwatch_interval_target_seconds", {"interval": "door_to_balloon", "area_type": ""}
     ) == 5400.0
+
+
+def test_a_new_assignment_makes_the_desks_forget_what_the_table_knows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # after a rebalance the tables are the truth: deadlines and unsaved unit state in this
+    # process's memory may be of partitions that moved away and back
+    forgot: list[str] = []
+    monkeypatch.setattr(IncidentDesk, "forget_deadlines", lambda self: forgot.append("deadlines"))
+    monkeypatch.setattr(UnitDesk, "forget_unsaved", lambda self: forgot.append("unsaved"))
+    app = create_app(Settings(bootstrap="127.0.0.1:1"), clock=WatermarkClock(),
+                     options=WorkerOptions(datadir=tmp_path))
+    assert forgot == []
+    asyncio.run(app.on_partitions_assigned.send({TP("pathwatch-incident-feed", 0)}))
+    assert forgot == ["deadlines", "unsaved"]
