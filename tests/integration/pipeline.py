@@ -74,7 +74,7 @@ class Reader:
         self._assigned = False
 
     def _assign(self) -> None:
-        parts = []
+        parts: list[TopicPartition] = []
         for name in self.names:
             found = self.consumer.partitions_for_topic(name) or set()
             if not found:

@@ -23,7 +23,7 @@ def at(minutes: float) -> datetime:
     return BASE + timedelta(minutes=minutes)
 
 
-def event(kind: str, minutes: float, incident: str, **fields: Any) -> ev.Event:
+def event(kind: str, minutes: float, incident: str | None, **fields: Any) -> ev.Event:
     """A contract event through the real parser (so the scenario is valid by construction)."""
     suffix = fields.pop("id_suffix", "")
     obj: dict[str, Any] = {
@@ -42,9 +42,9 @@ def event(kind: str, minutes: float, incident: str, **fields: Any) -> ev.Event:
 def gps_path(
     unit: str, start: tuple[float, float], end: tuple[float, float], t0: float, t1: float,
     dwell_fixes: int = 4,
-) -> list[ev.Event]:
+) -> list[ev.GpsFix]:
     """Fixes every 20 s moving in a straight line from start to end, then dwelling at end."""
-    fixes: list[ev.Event] = []
+    fixes: list[ev.GpsFix] = []
     steps = max(1, int((t1 - t0) * 3))
     for i in range(steps + 1 + dwell_fixes):
         share = min(1.0, i / steps)
@@ -56,6 +56,7 @@ def gps_path(
                "lat": round(lat, 6), "lon": round(lon, 6), "speed_mps": 9.0, "accuracy_m": 8.0}
         parsed = ev.parse_object(obj)
         assert not isinstance(parsed, ev.ParseError), parsed
+        assert isinstance(parsed, ev.GpsFix), parsed
         fixes.append(parsed)
     return fixes
 
@@ -167,8 +168,8 @@ def walk_in_stemi() -> Scenario:
         event("cathlab.arrived", 80, i, hospital_id="H02"),
         event("wire.crossed", 100, i, hospital_id="H02"),
     ]
-    intervals = {"fmc_to_ecg": 14, "door_to_balloon": 100, "fmc_to_wire": 100,
-                 "cathlab_activation": 20}
+    intervals: dict[str, float] = {"fmc_to_ecg": 14, "door_to_balloon": 100, "fmc_to_wire": 100,
+                                   "cathlab_activation": 20}
     alerts = {
         "breach:fmc_to_ecg",
         "approaching:door_to_balloon", "breach:door_to_balloon",

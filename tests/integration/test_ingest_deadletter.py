@@ -6,6 +6,7 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -22,7 +23,9 @@ BASE = datetime(2026, 11, 24, 8, 0, tzinfo=CST)
 
 def _valid(i: int) -> ev.Event:
     incident, ts = f"inc-{i // 4}", BASE + timedelta(seconds=i)
-    common = {"event_id": f"ok-{i}", "ts": ts, "source": "cad", "incident_id": incident}
+    common: dict[str, Any] = {
+        "event_id": f"ok-{i}", "ts": ts, "source": "cad", "incident_id": incident
+    }
     match i % 4:
         case 0:
             return ev.CallReceived(**common, location=ev.Location(lat=31.23, lon=121.47))
@@ -103,16 +106,16 @@ def test_valid_decoded_malformed_deadlettered_worker_keeps_consuming(
         bad = {f"bad-{i}": _malformed(i) for i in range(1000)}
         sends: list[tuple[str, bytes, bytes | None]] = []
         for event in valid:
-            key = (event.incident_id or event.unit_id or "").encode()
-            sends.append((ev.TOPIC_OF_TYPE[event.TYPE], key, ev.dumps(event)))
+            key_bytes = (event.incident_id or event.unit_id or "").encode()
+            sends.append((ev.TOPIC_OF_TYPE[event.TYPE], key_bytes, ev.dumps(event)))
         inputs = ["dispatch.calls", "dispatch.units", "clinical.events", "hospital.events"]
         for n, (key, (raw, _)) in enumerate(bad.items()):
             sends.append((inputs[n % len(inputs)], key.encode(), raw))
         random.Random(7).shuffle(sends)
         sent_at: dict[str, str] = {}
-        for topic, key, raw in sends:
-            prod.send(topic_prefix + topic, key=key, value=raw)
-            sent_at[key.decode()] = topic_prefix + topic
+        for topic, key_bytes, raw in sends:
+            prod.send(topic_prefix + topic, key=key_bytes, value=raw)
+            sent_at[key_bytes.decode()] = topic_prefix + topic
         prod.flush()
 
         per_topic: dict[str, float] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pathways.engine import Engine
+from pathways.engine import Engine, Locate
 from pathways.events import Event
 from pathways.outputs import IntervalRecord
 from pathways.rulepack import load_pack
@@ -17,7 +17,7 @@ def county(lat: float, lon: float) -> tuple[str, str]:
     return ("D7", "county")
 
 
-def final(events: list[Event], locate=county) -> dict[str, IntervalRecord]:
+def final(events: list[Event], locate: Locate = county) -> dict[str, IntervalRecord]:
     return last_records(Engine(CN, locate=locate), events, at(1000))
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from pathways.compliance import Compliance, percentile
+from pathways.compliance import BucketStats, Compliance, percentile
 from pathways.outputs import IntervalRecord
 from pathways.rulepack import load_pack
 
@@ -17,7 +18,7 @@ START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 def d2b(
     incident: str, minutes: float, revision: int = 1, start: datetime = START, **kw: object
 ) -> IntervalRecord:
-    fields = dict(
+    fields: dict[str, Any] = dict(
         incident_id=incident, interval="door_to_balloon", start_ts=start,
         end_ts=start + timedelta(minutes=minutes), seconds=minutes * 60, target_s=5400.0,
         met=minutes * 60 <= 5400, pathway="chest_pain", triage_level=1, district_id="D1",
@@ -27,7 +28,7 @@ def d2b(
     return IntervalRecord(**fields)
 
 
-def month_all(compliance: Compliance, interval: str = "door_to_balloon"):
+def month_all(compliance: Compliance, interval: str = "door_to_balloon") -> BucketStats:
     (row,) = [
         r for r in compliance.stats()
         if r.interval == interval and r.period == "month" and r.dimension == "all"

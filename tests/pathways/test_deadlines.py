@@ -29,7 +29,9 @@ def kinds(alerts: list[Alert], interval: str) -> list[str]:
     return [a.kind for a in alerts if a.interval == interval]
 
 
-def sweep(state: IncidentState, now: datetime, engine: Engine = URBAN):
+def sweep(
+    state: IncidentState, now: datetime, engine: Engine = URBAN
+) -> tuple[IncidentState, list[Alert]]:
     return engine.sweep(state, now)
 
 

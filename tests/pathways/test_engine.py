@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import datetime
 
 from pathways.engine import Engine, IncidentState
 from pathways.events import Event
@@ -14,7 +16,9 @@ ENGINE = Engine(load_pack("cn"), locate=lambda lat, lon: ("D1", "urban"))
 NOW = at(500)
 
 
-def run(events: list[Event], state: IncidentState | None = None, now=NOW):
+def run(
+    events: list[Event], state: IncidentState | None = None, now: datetime = NOW
+) -> tuple[IncidentState, list[IntervalRecord | Alert]]:
     outputs: list[IntervalRecord | Alert] = []
     for e in events:
         state, out = ENGINE.apply(state, e, now)
@@ -23,7 +27,7 @@ def run(events: list[Event], state: IncidentState | None = None, now=NOW):
     return state, outputs
 
 
-def records(outputs, name: str) -> list[IntervalRecord]:
+def records(outputs: Sequence[IntervalRecord | Alert], name: str) -> list[IntervalRecord]:
     return [o for o in outputs if isinstance(o, IntervalRecord) and o.interval == name]
 
 

@@ -25,7 +25,7 @@ FIX: dict[str, Any] = {
     "heading_deg": 93.1,
     "accuracy_m": 4.0,
 }
-ODD_VALUES = [
+ODD_VALUES: list[object] = [
     None, "", "x", "x" * (ev.MAX_STRING_CHARS + 1), 0, 1, -1, True, False, 0.0, -0.0, 90.0,
     90.0001, -90.0, -180.0, 180.5, 150.0, 150.5, 360.0, 360.5, 1e6, 1e6 + 1, 1e7,
     -1e-9, float("nan"), float("inf"), [], {},

@@ -9,12 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathways import events as ev
+from pathways.outputs import Alert
 from pathways.quality import SourceClocks, device_key
 from tests.pathways.factory import at, event
 
 
-def feed(clocks: SourceClocks, source: str, lag_s: list[float], start: float = 0):
-    alerts = []
+def feed(
+    clocks: SourceClocks, source: str, lag_s: list[float], start: float = 0
+) -> list[Alert]:
+    alerts: list[Alert] = []
     for i, lag in enumerate(lag_s):
         e = event("call.received", start + i, incident=f"{source}-{i}", source=source)
         alert = clocks.observe(e, e.ts + timedelta(seconds=lag))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from pathways import events as ev
 from pathways.compliance import Compliance
@@ -57,8 +58,10 @@ def test_ignored_events_and_counts() -> None:
     assert len(run.states) == 1
 
 
-def final_by_incident(records: list[IntervalRecord]) -> dict[tuple[str, str], dict]:
-    out = {}
+def final_by_incident(
+    records: list[IntervalRecord],
+) -> dict[tuple[str, str], dict[str, Any]]:
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for key, r in final_intervals(records).items():
         body = to_json(r)
         body.pop("revision")

@@ -17,7 +17,8 @@ from tests.pathways.factory import at, stemi_incident
 
 def cn_json() -> dict[str, Any]:
     text = (resources.files("pathways") / "packs" / "cn.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    pack: dict[str, Any] = json.loads(text)
+    return pack
 
 
 def final(pack_name: str) -> dict[str, IntervalRecord]:

@@ -59,7 +59,8 @@ def reference(events: Iterable[ev.Event]) -> Reference:
 
 
 def _plain(value: Any) -> dict[str, Any]:
-    return json.loads(_bytes_of(value))
+    plain: dict[str, Any] = json.loads(_bytes_of(value))
+    return plain
 
 
 def _bytes_of(value: Any) -> bytes:

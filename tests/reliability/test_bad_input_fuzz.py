@@ -39,7 +39,9 @@ TIMEOUT_S = 90.0
 
 def _template(kind: str) -> dict[str, Any]:
     """A valid event of each input topic, as a JSON object (the base of wrong-type variants)."""
-    common = {"event_id": f"tpl-{kind}", "ts": "2026-11-24T08:00:00.000+08:00", "source": "cad"}
+    common: dict[str, Any] = {
+        "event_id": f"tpl-{kind}", "ts": "2026-11-24T08:00:00.000+08:00", "source": "cad"
+    }
     return {
         "call.received": {**common, "type": kind, "incident_id": "tpl",
                           "location": {"lat": 30.945, "lon": 117.06}, "triage_level": 2},

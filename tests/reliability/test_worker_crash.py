@@ -19,10 +19,12 @@ import os
 import random
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from pathways import events as ev
 from streams.topics import HOSPITAL_STATUS, INPUT_TOPICS
 from tests.integration.pipeline import Reader, Worker, ensure_topics
 from tests.reliability import harness
@@ -66,13 +68,20 @@ def _crash_run(bootstrap: str, prefix: str, tmp_path: Path, minutes: float, kill
     # are rare, so its last one stays uncommitted for minutes (and is redelivered: harmless)
     inputs = [prefix + name for name in INPUT_TOPICS if name != HOSPITAL_STATUS]
     outages: list[tuple[float, float]] = []
+
+    def past(moment: float, r: Reader) -> bool:
+        return time.monotonic() - started >= moment
+
+    def wrote_more(written: int, r: Reader) -> bool:
+        return harness.end_offsets(r, names) > written
+
     try:
         for moment in moments:
-            reader.until(lambda r, m=moment: time.monotonic() - started >= m, feed_s, worker)
+            reader.until(partial(past, moment), feed_s, worker)
             worker.kill()
             killed_at, written = time.monotonic(), harness.end_offsets(reader, names)
             worker.start()
-            assert reader.until(lambda r, w=written: harness.end_offsets(r, names) > w, 240,
+            assert reader.until(partial(wrote_more, written), 240,
                                 worker), "no output after the restart"
             recoveries.append(time.monotonic() - killed_at)
             # measured beside the feed: waiting here would push the next kill past its moment
@@ -97,7 +106,7 @@ def _crash_run(bootstrap: str, prefix: str, tmp_path: Path, minutes: float, kill
            catch_up_s=[round(end - SETTLE_S - start - LAG_S, 1) for start, end in outages])
 
 
-def _within_outages(events: list[harness.ev.Event], sent_at: dict[str, float],
+def _within_outages(events: list[ev.Event], sent_at: dict[str, float],
                     outages: list[tuple[float, float]]) -> set[str]:
     """Incidents whose departure and door were both fed during one outage (+ catch-up)."""
     fed: dict[str, dict[str, float]] = {}

@@ -6,13 +6,15 @@ import random
 import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from geo.distance import haversine_one
 from geo.regions import Region, load_region
-from pathways.events import Event, ParseError, dumps, parse
+from pathways.events import CallReceived, Event, HospitalStatus, ParseError, dumps, parse
 from simulators.city import CityRun, generate
 from simulators.city_fleet import destination_for
 from simulators.clinical import Patient, in_hospital
@@ -21,6 +23,15 @@ from simulators.scenario import Scenario, Timings
 START = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 SIX_HOURS = timedelta(hours=6)
 BUSY = Scenario(calls_per_hour=40, walkins_per_hour=2, diversions_per_hospital_day=2)
+
+E = TypeVar("E", bound=Event)
+
+
+def of_type(events: list[Event], kind: str, cls: type[E]) -> list[E]:
+    """The events of type `kind` (each one checked to be a `cls`, for the type checker)."""
+    found = [e for e in events if e.type == kind]
+    assert all(isinstance(e, cls) for e in found), kind
+    return [e for e in found if isinstance(e, cls)]
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +76,9 @@ def test_the_whole_contract_appears(city: list[Event]) -> None:
                  "trauma_team.arrived", "hospital.status", "call.triaged",
                  "call.cancelled", "unit.cancelled", "incident.closed"):
         assert kinds[kind] > 0, kind
-    pathways = Counter(e.pathway_hint for e in city if e.type == "call.received")
+    pathways = Counter(e.pathway_hint for e in of_type(city, "call.received", CallReceived))
     assert {"chest_pain", "stroke", "trauma"} <= set(pathways)
-    assert any(e.type == "hospital.status" and e.diversion for e in city)
+    assert any(e.diversion for e in of_type(city, "hospital.status", HospitalStatus))
 
 
 def test_walk_ins_arrive_without_a_call(city: list[Event]) -> None:
@@ -149,7 +160,7 @@ def test_destination_skips_a_diverted_center(region: Region) -> None:
     assert second.hospital_id != first.hospital_id and second.capabilities.pci
 
 
-def test_scenario_file_overrides_defaults_and_rejects_unknown_fields(tmp_path) -> None:
+def test_scenario_file_overrides_defaults_and_rejects_unknown_fields(tmp_path: Path) -> None:
     import json
 
     from simulators.scenario import load_scenario

@@ -76,6 +76,7 @@ def test_late_messages_arrive_late_by_the_given_time(stream: list[Outgoing]) -> 
 
 def test_clock_skew_moves_only_one_units_timestamps(stream: list[Outgoing]) -> None:
     unit = next(i.event.unit_id for i in stream if i.event and i.event.type == "unit.enroute")
+    assert unit is not None
     out = list(faults.clock_skew(stream, unit, -90))
     assert len(out) == len(stream)
     moved = 0

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pathways.events import ParseError, dumps, parse, utc
-from simulators.importer import import_csv, import_rows
-from simulators.mapping import MappingError, builtin_mapping, load_mapping, mapping_from
+from pathways.events import CallReceived, Event, ParseError, UnitLeftScene, dumps, parse, utc
+from simulators.importer import ImportReport, import_csv, import_rows
+from simulators.mapping import Mapping, MappingError, builtin_mapping, load_mapping, mapping_from
 from streams.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -19,16 +19,19 @@ CSV = FIXTURES / "tiny_cad.csv"
 MAPPING = FIXTURES / "tiny_mapping.json"
 
 
+Imported = tuple[list[Event], ImportReport]
+
+
 @pytest.fixture(scope="module")
-def imported():
+def imported() -> Imported:
     return import_csv(CSV, load_mapping(MAPPING))
 
 
-def _by_id(events):
+def _by_id(events: list[Event]) -> dict[str, Event]:
     return {e.event_id: e for e in events}
 
 
-def test_one_call_per_incident_and_units_per_row(imported) -> None:
+def test_one_call_per_incident_and_units_per_row(imported: Imported) -> None:
     events, _ = imported
     calls = Counter(e.incident_id for e in events if e.type == "call.received")
     assert calls == {"t120:A1": 1, "t120:B2": 1}
@@ -36,13 +39,13 @@ def test_one_call_per_incident_and_units_per_row(imported) -> None:
     assert units_of_a1 == {"U1", "U2"}
 
 
-def test_empty_timestamps_make_no_event(imported) -> None:
+def test_empty_timestamps_make_no_event(imported: Imported) -> None:
     events, _ = imported
     u2 = {e.type for e in events if e.unit_id == "U2"}
     assert u2 == {"unit.assigned", "unit.enroute", "unit.available"}
 
 
-def test_bad_rows_are_reported_with_line_and_reason_and_skipped(imported) -> None:
+def test_bad_rows_are_reported_with_line_and_reason_and_skipped(imported: Imported) -> None:
     events, report = imported
     reasons = {p.line: p.reason for p in report.problems}
     assert sorted(reasons) == [4, 7, 8]
@@ -54,7 +57,7 @@ def test_bad_rows_are_reported_with_line_and_reason_and_skipped(imported) -> Non
     assert not any(e.incident_id in ("t120:C3", "t120:D4") for e in events)
 
 
-def test_local_time_zone_is_applied(imported) -> None:
+def test_local_time_zone_is_applied(imported: Imported) -> None:
     events, _ = imported
     call = _by_id(events)["t120:A1:call.received"]
     # 08:00 in Shanghai (UTC+8, no DST) is midnight UTC
@@ -62,17 +65,21 @@ def test_local_time_zone_is_applied(imported) -> None:
     assert call.ts.utcoffset() == timedelta(hours=8)
 
 
-def test_mapped_fields(imported) -> None:
+def test_mapped_fields(imported: Imported) -> None:
     events, _ = imported
     by_id = _by_id(events)
     call = by_id["t120:A1:call.received"]
+    left_scene = by_id["t120:A1:U1:unit.left_scene"]
+    b2_call = by_id["t120:B2:call.received"]
+    assert isinstance(call, CallReceived) and isinstance(b2_call, CallReceived)
+    assert isinstance(left_scene, UnitLeftScene)
     assert (call.triage_level, call.pathway_hint, call.complaint) == (1, "chest_pain", "胸痛")
     assert (call.location.lat, call.location.lon) == (31.2304, 121.4737)
-    assert by_id["t120:A1:U1:unit.left_scene"].destination_hospital_id == "H01"
-    assert by_id["t120:B2:call.received"].pathway_hint == "stroke"
+    assert left_scene.destination_hospital_id == "H01"
+    assert b2_call.pathway_hint == "stroke"
 
 
-def test_events_sorted_by_event_time_and_parse_back(imported) -> None:
+def test_events_sorted_by_event_time_and_parse_back(imported: Imported) -> None:
     events, _ = imported
     instants = [utc(e.ts) for e in events]
     assert instants == sorted(instants)
@@ -144,7 +151,7 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         return [(reader.line_num, row) for row in reader]
 
 
-def _mapping_with(**changes: object):
+def _mapping_with(**changes: object) -> Mapping:
     raw = json.loads(MAPPING.read_text(encoding="utf-8"))
     raw.update(changes)
     return mapping_from(raw)
@@ -161,6 +168,7 @@ def test_iso_timestamps_keep_their_offset_and_wkt_locations_are_lon_lat() -> Non
     events, report = import_rows([(2, row)], mapping)
     assert report.problems == []
     call, assigned = events
+    assert isinstance(call, CallReceived)
     assert (call.location.lat, call.location.lon) == (31.25, 121.5)
     assert (assigned.ts - call.ts).total_seconds() == 60  # naive time read as Shanghai time
 
@@ -178,6 +186,7 @@ def test_status_log_grain_one_event_per_row() -> None:
                      ("unit.on_scene", "V1"), ("unit.available", "V1"),
                      ("incident.closed", None)]
     call = events[0]
+    assert isinstance(call, CallReceived)
     assert (call.triage_level, call.pathway_hint) == (1, "chest_pain")
     assert report.unmapped == {"通话结束": 1}
     reasons = {p.line: p.reason for p in report.problems}

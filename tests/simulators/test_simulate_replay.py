@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,11 @@ def _simulate(tmp_path: Path, name: str, *extra: str) -> list[bytes]:
     return out.read_bytes().splitlines()
 
 
-def _final(lines: list[bytes]) -> tuple[dict[tuple[str, str], tuple[object, ...]], int]:
+# an interval's (start_ts, end_ts, seconds, unit_id, hospital_id)
+Timing = tuple[datetime, datetime, float, str | None, str | None]
+
+
+def _final(lines: list[bytes]) -> tuple[dict[tuple[str, str], Timing], int]:
     records, _, errors, _ = replay(lines, Engine(load_pack("cn")))
     final = {k: (r.start_ts, r.end_ts, r.seconds, r.unit_id, r.hospital_id)
              for k, r in final_intervals(records).items()}

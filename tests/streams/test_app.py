@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
@@ -27,7 +28,9 @@ BROKER_DEFAULT_MESSAGE_MAX_BYTES = 1024 * 1024 + 12  # Kafka's message.max.bytes
 def test_a_producer_batch_holds_many_table_records_and_fits_any_topic(tmp_path: Path) -> None:
     # a full batch makes a send wait for the partition's request in flight (streams/app.py)
     app = faust_app(Settings(bootstrap="127.0.0.1:1"), WorkerOptions(datadir=tmp_path))
-    given = app.producer._settings_default()  # what Faust gives aiokafka's producer
+    producer = app.producer
+    assert isinstance(producer, aiokafka_driver.Producer)  # typed as faust's ProducerT
+    given = producer._settings_default()  # what Faust gives aiokafka's producer
     assert given["max_batch_size"] == app.conf.producer_max_batch_size >= 256 * 1024
     assert app.conf.producer_max_batch_size <= BROKER_DEFAULT_MESSAGE_MAX_BYTES
     assert app.conf.producer_max_request_size == PRODUCER_MAX_REQUEST_BYTES
@@ -39,7 +42,8 @@ def test_create_app_wires_agents_tables_and_safe_settings(tmp_path: Path) -> Non
     app = create_app(Settings(bootstrap="127.0.0.1:1"), clock=WatermarkClock(),
                      registry=registry, options=options)
     conf = app.conf
-    assert conf.processing_guarantee.value == "at_least_once"
+    # faust types its enum settings as the enum class (Settings: params.Enum), not a member
+    assert conf.processing_guarantee.value == "at_least_once"  # type: ignore[comparison-overlap]
     assert conf.web_tables_enabled is False and conf.web_router_enabled is False
     agents = {a.name.rsplit(".", 1)[-1]: a for a in app.agents.values()}
     assert set(agents) >= {"ingest", "units", "incidents"}

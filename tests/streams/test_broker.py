@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from streams.broker import Broker
+
+
+class _Extra(TypedDict, total=False):
+    first_join_wait_ms: int
 
 
 def _properties(folder: Path) -> dict[str, str]:
@@ -20,7 +25,7 @@ def test_first_join_wait_is_the_group_initial_rebalance_delay(
 ) -> None:
     folder = tmp_path / "broker"
     folder.mkdir()
-    extra = {} if wait_ms is None else {"first_join_wait_ms": wait_ms}
+    extra: _Extra = {} if wait_ms is None else {"first_join_wait_ms": wait_ms}
     Broker(folder, 19092, 19093, **extra)._write_config()
 
     assert _properties(folder)["group.initial.rebalance.delay.ms"] == written

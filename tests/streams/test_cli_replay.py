@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,9 +92,10 @@ def test_region_gives_area_type_and_its_response_target(
     events_file, out_file = tmp_path / "county.jsonl", tmp_path / "intervals.jsonl"
     events_file.write_bytes(b"\n".join(ev.dumps(e) for e in events) + b"\n")
 
-    def response(*region: str) -> dict[str, object]:
+    def response(*region: str) -> dict[str, Any]:
         assert main(["replay", str(events_file), "--intervals", str(out_file), *region]) == 0
-        rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+        lines = out_file.read_text().splitlines()
+        rows: list[dict[str, Any]] = [json.loads(line) for line in lines]
         return [r for r in rows if r["interval"] == "response"][-1]
 
     without = response()

@@ -120,14 +120,14 @@ def test_no_identifiers_in_exposition() -> None:
 def test_counters_by_kind_state_reason() -> None:
     metrics, registry = fresh()
     for kind in ("breach", "breach", "approaching", "missing_milestone"):
-        metrics.count_alert(Alert(alert_id="x", kind=kind, incident_id="i", at_ts=DAY1))  # type: ignore[arg-type]
+        metrics.count_alert(Alert(alert_id="x", kind=kind, incident_id="i", at_ts=DAY1))
     for state in ("new", "update", "update", "arrived"):
         metrics.count_prealert(
             PreAlert(
                 prealert_id="p",
                 state=state,
                 sequence=1,
-                hospital_id="H02",  # type: ignore[arg-type]
+                hospital_id="H02",
                 incident_id="i",
                 unit_id=None,
                 sent_ts=DAY1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ class Desk:
     async def _forward(self, key: str, item: Envelope) -> None:
         self.forwarded.append(item)
 
-    def send(self, items: list[ev.Event]) -> None:
+    def send(self, items: Sequence[ev.Event]) -> None:
         async def go() -> None:
             for item in items:
                 await self.desk.handle(item, self.table)

@@ -14,7 +14,14 @@ import orjson
 
 from geo.regions import load_region
 from pathways import events as ev
-from pathways.outputs import ClinicalSummary, IntervalRecord, PreAlert, prealert_to_json, to_json
+from pathways.outputs import (
+    AreaType,
+    ClinicalSummary,
+    IntervalRecord,
+    PreAlert,
+    prealert_to_json,
+    to_json,
+)
 from streams.web.access import Tokens
 from streams.web.board import Board
 from streams.web.region_map import region_districts, region_hospitals
@@ -106,7 +113,7 @@ class BoardKit:
         target: float | None,
         end_s: float = 0,
         revision: int = 1,
-        area: str = "urban",
+        area: AreaType = "urban",
         district: str = "D01",
         **fields: Any,
     ) -> dict[str, Any]:
@@ -123,7 +130,7 @@ class BoardKit:
             triage_level=2,
             district_id=district,
             area_type=area,
-            hospital_id=fields.pop("hospital_id", None),  # type: ignore[arg-type]
+            hospital_id=fields.pop("hospital_id", None),
             unit_id=None,
             revision=revision,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -46,14 +47,15 @@ def test_two_workers_feeds_see_every_partition_and_each_others_acks(
             prealert = kit.prealert("I3", "H01")
             send(names.PREALERTS, "H01", orjson.dumps(prealert))
             producer.flush()
-            for hub in hubs:
-                await wait_for(
-                    lambda h=hub: (
-                        len(h.board.incidents) == len(incidents)
-                        and "I3:H01" in h.board.prealerts
-                        and "A01" in h.board.units
-                    )
+            def caught_up(h: BoardHub) -> bool:
+                return (
+                    len(h.board.incidents) == len(incidents)
+                    and "I3:H01" in h.board.prealerts
+                    and "A01" in h.board.units
                 )
+
+            for hub in hubs:
+                await wait_for(partial(caught_up, hub))
             assert feeds[0].skipped == 1  # the bad message is skipped (the agents dead-letter it)
             ack = {"prealert_id": "I3:H01", "hospital_id": "H01", "ack_ts": "t"}
             await feeds[0].send_ack(ack)  # acknowledged on worker 1's screen ...

@@ -9,17 +9,19 @@ from typing import Any
 import pytest
 from aiohttp import ClientTimeout
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web import Application, Request
 from prometheus_client import CollectorRegistry
 
 from streams.metrics import Metrics
 from streams.web.server import BoardHub, build_web_app
 
+Client = TestClient[Request, Application]
 WALL, H01, H02 = "wall", "H01", "H02"
 BOGUS = "not-a-token-0123456789"
 
 
 def run(
-    kit: Any, tokens: Any, body: Callable[[TestClient, BoardHub, list[Any]], Awaitable[None]]
+    kit: Any, tokens: Any, body: Callable[[Client, BoardHub, list[Any]], Awaitable[None]]
 ) -> None:
     async def main() -> None:
         board = kit.board()
@@ -82,7 +84,7 @@ def expected(method: str, path: str, allowed: str, who: str | None) -> int:
 
 @pytest.mark.parametrize("method,path,allowed", ENDPOINTS)
 def test_access_matrix(kit: Any, tokens: Any, method: str, path: str, allowed: str) -> None:
-    async def body(client: TestClient, hub: BoardHub, acks: list[Any]) -> None:
+    async def body(client: Client, hub: BoardHub, acks: list[Any]) -> None:
         for who in PRINCIPALS:
             kwargs: dict[str, Any] = {"headers": header(tokens, who), "allow_redirects": False}
             if method == "POST":
@@ -99,7 +101,7 @@ def test_access_matrix(kit: Any, tokens: Any, method: str, path: str, allowed: s
 
 
 def test_a_cookie_from_the_login_form_works_and_no_token_is_in_a_url(kit: Any, tokens: Any) -> None:
-    async def body(client: TestClient, hub: BoardHub, acks: list[Any]) -> None:
+    async def body(client: Client, hub: BoardHub, acks: list[Any]) -> None:
         response = await client.post(
             "/login", data={"token": tokens.hospitals["H01"], "next": ""}, allow_redirects=False
         )
@@ -121,7 +123,7 @@ def test_a_cookie_from_the_login_form_works_and_no_token_is_in_a_url(kit: Any, t
 
 
 def test_hospital_api_holds_only_its_patients(kit: Any, tokens: Any) -> None:
-    async def body(client: TestClient, hub: BoardHub, acks: list[Any]) -> None:
+    async def body(client: Client, hub: BoardHub, acks: list[Any]) -> None:
         response = await client.get("/api/hospitals/H01/board", headers=header(tokens, H01))
         view = await response.json()
         assert [p["prealert_id"] for p in view["incoming"]] == ["I1:H01"]
@@ -132,7 +134,7 @@ def test_hospital_api_holds_only_its_patients(kit: Any, tokens: Any) -> None:
 
 
 def test_acknowledgement_round_trip(kit: Any, tokens: Any) -> None:
-    async def body(client: TestClient, hub: BoardHub, acks: list[Any]) -> None:
+    async def body(client: Client, hub: BoardHub, acks: list[Any]) -> None:
         url = "/api/hospitals/H01/acks"
         h01 = header(tokens, H01)
         form = await client.post(url, headers=h01, data={"prealert_id": "I1:H01"})
@@ -151,7 +153,7 @@ def test_acknowledgement_round_trip(kit: Any, tokens: Any) -> None:
 
 
 def test_stream_pushes_a_snapshot_on_change(kit: Any, tokens: Any) -> None:
-    async def body(client: TestClient, hub: BoardHub, acks: list[Any]) -> None:
+    async def body(client: Client, hub: BoardHub, acks: list[Any]) -> None:
         response = await client.get(
             "/api/hospitals/H01/stream",
             headers=header(tokens, H01),
@@ -186,7 +188,7 @@ async def read_event(response: Any) -> dict[str, Any]:
 
 
 def test_metrics_and_health_need_no_token(kit: Any, tokens: Any) -> None:
-    async def body(client: TestClient, hub: BoardHub, acks: list[Any]) -> None:
+    async def body(client: Client, hub: BoardHub, acks: list[Any]) -> None:
         metrics = await client.get("/metrics")
         assert metrics.status == 200
         assert "pathwatch_interval_seconds" in await metrics.text()
