@@ -47,6 +47,7 @@ def test_two_workers_feeds_see_every_partition_and_each_others_acks(
             prealert = kit.prealert("I3", "H01")
             send(names.PREALERTS, "H01", orjson.dumps(prealert))
             producer.flush()
+
             def caught_up(h: BoardHub) -> bool:
                 return (
                     len(h.board.incidents) == len(incidents)
