@@ -1,7 +1,8 @@
 """Offline replay: drive the same `Engine` over contract events in file order, in event time.
 
 `now` is a watermark (the largest event time seen). Deadlines are swept as it advances: each
-incident is woken at its next deadline (a heap), so a sweep costs only the incidents due.
+incident is woken at its next deadline (a heap), so a sweep costs only the incidents due; a
+wake that is no longer its incident's next deadline (an event moved it) is passed over.
 A GPS fix counts only for its time (the watermark and its unit's clock skew), so it is read
 for that alone (`events.parse_or_fix_time`).
 No file I/O here: lines come in, values go out.
@@ -65,8 +66,8 @@ class Replay:
     states: dict[str, IncidentState] = field(default_factory=dict)
     # ordered as (moment, incident) would be
     _wake: list[_Wake] = field(default_factory=list)
-    # per incident, its last sweep: (moment as epoch us, state after it, the wake it pushed)
-    _swept: dict[str, tuple[int, IncidentState, _Wake | None]] = field(default_factory=dict)
+    # per incident waiting for a deadline, its next one (epoch us): the wake that counts
+    _next: dict[str, int] = field(default_factory=dict)
     _skew: SourceClocks | None = None
 
     _latest_us: int = _NEVER  # the largest event time seen
@@ -160,41 +161,37 @@ class Replay:
         outputs.extend(applied)
         return outputs
 
-    def _keep(self, state: IncidentState, now: datetime) -> _Wake | None:
-        self.states[state.incident_id] = state
+    def _keep(self, state: IncidentState, now: datetime) -> None:
+        incident_id = state.incident_id
+        self.states[incident_id] = state
         wake = self.engine.next_deadline(state, now)
-        entry = None if wake is None else (ev.epoch_us(wake), state.incident_id, wake)
-        if entry is not None:
-            heapq.heappush(self._wake, entry)
-        return entry
+        if wake is None:
+            self._next.pop(incident_id, None)
+            return
+        moment_us = self._next[incident_id] = ev.epoch_us(wake)
+        heapq.heappush(self._wake, (moment_us, incident_id, wake))
 
     def _sweep_due(self, now_us: int) -> Iterator[Output]:
         """Every moment strictly before `now`, judged at that moment: the events at a moment
         are all read once the watermark is past it (one at the very deadline closes its
         interval in time), and no later event can have changed the judgement.
 
-        An incident is woken once for each of its events and sweeps that had the same next
-        moment. Swept again at the same moment in the same state, it raises nothing and has
-        the same next moment: that is known without asking the engine."""
-        swept = self._swept
+        Only an incident's next deadline is swept. A wake pushed before its later events or
+        sweeps is passed over: judged at them, the incident had no moment before its next
+        deadline at which a sweep could raise an alert (`Engine.next_deadline`)."""
         while self._wake and self._wake[0][0] < now_us:
             moment_us, incident_id, moment = heapq.heappop(self._wake)
-            state = self.states[incident_id]
-            last = swept.get(incident_id)
-            if last is not None and last[0] == moment_us and last[1] is state:
-                if last[2] is not None:
-                    heapq.heappush(self._wake, last[2])
+            if self._next.get(incident_id) != moment_us:
                 continue
-            state, alerts = self.engine.sweep(state, moment)
-            swept[incident_id] = (moment_us, state, self._keep(state, moment))
+            state, alerts = self.engine.sweep(self.states[incident_id], moment)
+            self._keep(state, moment)
             yield from alerts
 
     def _final_sweep(self, now: datetime) -> Iterator[Output]:
         """Every incident still waiting for a deadline, judged at `now`. The others are quiet:
         judged at their last event or sweep, with no deadline after it (`next_deadline` None),
         a sweep at a later time raises nothing and leaves the state as it is."""
-        waiting = {incident_id for _, incident_id, _ in self._wake}
-        for incident_id in sorted(waiting):
+        for incident_id in sorted(self._next):
             state, alerts = self.engine.sweep(self.states[incident_id], now)
             self.states[incident_id] = state
             yield from alerts

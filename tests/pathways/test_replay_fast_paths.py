@@ -19,7 +19,7 @@ from pathways import events as ev
 from pathways.clock import WatermarkClock
 from pathways.compliance import Compliance
 from pathways.engine import Engine, IncidentState
-from pathways.outputs import to_json
+from pathways.outputs import Alert, to_json
 from pathways.quality import SourceClocks
 from pathways.replay import LineError, Replay
 from pathways.rulepack import load_pack
@@ -369,3 +369,33 @@ def test_the_replay_says_what_the_plain_replay_loop_says(lines: list[bytes]) -> 
     assert run.clock.now() == final
     errors = sum(isinstance(o, LineError) for o in expected)
     assert run.counts.errors == errors
+
+
+class _SweepLog(Engine):
+    """An engine that notes each incident swept and when."""
+
+    def __init__(self) -> None:
+        super().__init__(PACK, locate=locate)
+        self.swept: list[tuple[str, datetime]] = []
+
+    def sweep(self, state: IncidentState, now: datetime) -> tuple[IncidentState, list[Any]]:
+        self.swept.append((state.incident_id, now))
+        return super().sweep(state, now)
+
+
+def test_a_deadline_an_event_moved_is_not_swept() -> None:
+    # call_processing (target 1 min) would approach at 0.8 min; the assignment at 0.5 closes
+    # it, so the incident's next deadline is call_to_departure's approach (3 min x 0.8)
+    lines = [ev.dumps(e) for e in (
+        event("call.received", 0, "m", pathway_hint="chest_pain", triage_level=1),
+        unit("assigned", 0.5, "A1", "m"),
+        event("call.received", 5, "later"),
+    )]
+    engine = _SweepLog()
+    alerts = [o for o in Replay(engine, Compliance(PACK)).run(lines) if isinstance(o, Alert)]
+    assert ("m", at(0.8)) not in engine.swept
+    assert ("m", at(2.4)) in engine.swept
+    assert [(a.alert_id, a.at_ts) for a in alerts if a.incident_id == "m"][:2] == [
+        ("m:approaching:call_to_departure", at(2.4)),
+        ("m:breach:call_to_departure", at(3)),
+    ]
