@@ -417,6 +417,10 @@ def _described(topic: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"topic": topic, **{name: body[name] for name in fields if name in body}}
 
 
+def _ms(value: float | None) -> str:
+    return "none" if value is None else f"{value:,.1f} ms"
+
+
 def percentiles(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
@@ -518,7 +522,7 @@ def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
         out[f"{round(level * 100)}%"] = measured = latency_level(
             bootstrap, prefix, part, asked, worker, args.tail_seconds, args.timeout, pids)
         print(f"latency at {level:.0%}: {measured['rate_achieved']:,.0f} events/s sent, "
-              f"p50 {measured['p50_ms']} ms, p99 {measured['p99_ms']} ms "
+              f"p50 {_ms(measured['p50_ms'])}, p99 {_ms(measured['p99_ms'])} "
               f"({measured['count']} outputs), worker CPU {measured['cpu_us_per_event']:,.0f} "
               f"us/event, caught up {measured['catch_up_s']:.1f} s after the last send")
         print("  p99 (ms) by second of the send: "
