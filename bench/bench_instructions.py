@@ -287,6 +287,8 @@ def main() -> None:
                              "util-linux)")
     out = Path(args.out) if args.out else workload.RESULTS / "instructions.json"
     baseline_file = Path(args.baseline) if args.baseline else out
+    if args.baseline and not baseline_file.is_file():  # a gate with nothing to compare to
+        raise SystemExit(f"--baseline {baseline_file}: no such file")
     baseline = (json.loads(baseline_file.read_text(encoding="utf-8"))
                 if baseline_file.is_file() else None)
     stream = workload.city_stream(args.events)
