@@ -21,8 +21,8 @@ Each path runs twice under callgrind, in a child process (`--child`): over N eve
 none (start-up: imports, the region, the engine, reading the file). The difference over the
 lines it read is its cost per event. Printed: each path's instructions per event, its ratio
 to json (measured in this run), and its ratio to the baseline (a previous run's result file,
-default the one this run replaces), with REGRESSION where a path costs more than
-`--tolerance` above it.
+default the one this run replaces), with REGRESSION where a path of ours costs more than
+`--tolerance` above it (json, orjson's own cost, is the reference and is not judged).
 Then the replay target in these terms: the replay path is timed here, not under valgrind
 (CPU time, least of 3), which gives the instructions per CPU-second this machine runs it at
 now, and so how many instructions an event 100,000 events per CPU-second allow.
@@ -50,6 +50,10 @@ from typing import Any
 import workload
 
 PATHS = ("json", "decode", "replay", "replay_fixes", "worker")
+# `json` is the floor, orjson's own cost, not a path of ours: only a reference. It is also the
+# smallest (~8,900 instructions a line), and a fresh clone elsewhere counted it 0.9% above the
+# same code here; the larger paths moved by 0.2% at most.
+GATED = ("decode", "replay", "replay_fixes", "worker")
 _FIX = b'"type":"gps.fix"'
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 _PACKAGES = ("orjson", "numpy", "shapely", "faust-streaming")
@@ -216,11 +220,12 @@ def code_version() -> str:
 
 def compare(paths: dict[str, dict[str, Any]], baseline: dict[str, Any], tolerance: float
             ) -> tuple[dict[str, float], list[str]]:
-    """Per path, new / baseline instructions per event, and the paths that cost more than
-    `tolerance` above it."""
+    """Per path, new / baseline instructions per event, and the gated paths that cost more
+    than `tolerance` above it."""
     ratios = {path: paths[path]["per_event"] / baseline["paths"][path]["per_event"]
               for path in PATHS if path in baseline.get("paths", {})}
-    regressions = [path for path, ratio in ratios.items() if ratio > 1 + tolerance]
+    regressions = [path for path, ratio in ratios.items()
+                   if path in GATED and ratio > 1 + tolerance]
     return ratios, regressions
 
 
@@ -249,7 +254,8 @@ def report(paths: dict[str, dict[str, Any]], baseline: dict[str, Any] | None, ev
         per_event = paths[path]["per_event"]
         line = f"  {path:<12s} {per_event:>12,.0f}   {per_event / floor:5.2f}x json"
         if path in ratios:
-            verdict = "REGRESSION" if path in regressions else "ok"
+            verdict = ("REGRESSION" if path in regressions else
+                       "ok" if path in GATED else "(reference, not gated)")
             line += f"   {ratios[path]:.3f}x baseline  {verdict}"
         print(line)
     result: dict[str, Any] = {"ratio_to_json": {p: paths[p]["per_event"] / floor
