@@ -7,12 +7,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml setup.py README.md* ./
 COPY pathways pathways
 COPY geo geo
 COPY streams streams
 COPY simulators simulators
-RUN pip install . && rm -rf /src/build
+# gcc, for the engine's modules that mypyc compiles (setup.py); removed once they are built
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install . \
+ && (cd / && python -c "import pathways, sys; print(pathways.BUILD); sys.exit(not pathways.COMPILED)") \
+ && apt-get purge -y --auto-remove gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* /src/build
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/pathwatch --create-home pathwatch
 USER pathwatch

@@ -49,6 +49,8 @@ from typing import Any
 
 import workload
 
+import pathways
+
 PATHS = ("json", "decode", "replay", "replay_fixes", "worker")
 # `json` is the floor, orjson's own cost, not a path of ours: only a reference. It is also the
 # smallest (~8,900 instructions a line), and a fresh clone elsewhere counted it 0.9% above the
@@ -195,7 +197,8 @@ def replay_split(paths: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 def environment() -> dict[str, str]:
     """What the counts depend on besides the code: they compare only within one environment."""
-    found = {"python": sys.version.split()[0], "executable": sys.executable}
+    found = {"python": sys.version.split()[0], "executable": sys.executable,
+             "pathways": pathways.BUILD}  # compiled with mypyc, or the sources
     for package in _PACKAGES:
         try:
             found[package] = metadata.version(package)

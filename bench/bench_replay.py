@@ -6,6 +6,10 @@
 2. Replay throughput, in this process (`pathways.replay.Replay` over the file's lines, built as
    `pathwatch replay --region demo` builds it), and as that command (a subprocess:
    start-up, file reading and the final report included; its CPU time shows it uses one core).
+   The engine's modules run as installed: compiled with mypyc (setup.py) unless the package
+   was built with PATHWATCH_PURE_PYTHON=1. Compiled code has no Python frames to time, so
+   steps 3 and 5 run on the sources, in a child process with PATHWATCH_PURE_PYTHON=1, which
+   also times the replay on them: the gain of the compiled build, measured in the same run.
 3. Stage profile of the replay: each stage's function is wrapped with a timer (decode =
    `pathways.events.parse_or_fix_time`, timeline = `build_timeline`, intervals = the rest of
    `Engine.apply`, deadlines = `deadline_alerts`/`next_deadline`/`Engine.sweep`,
@@ -23,10 +27,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import os
 import pstats
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -37,6 +44,7 @@ from typing import Any
 import numpy as np
 import workload
 
+import pathways
 import pathways.engine as engine_module
 from geo import geofence
 from geo.regions import Region, load_region
@@ -254,22 +262,54 @@ def bench_cprofile(lines: list[bytes], top: int = 15) -> list[dict[str, Any]]:
 # --- output -----------------------------------------------------------------------------------
 
 
+def on_sources(events: int, repeats: int, profile_events: int) -> dict[str, Any]:
+    """The replay timed, staged and profiled on the sources (`PATHWATCH_PURE_PYTHON=1`), in
+    a child process: what this run's compiled modules are compared with."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "sources.json"
+        subprocess.run(
+            [sys.executable, __file__, "--events", str(events), "--repeats", str(repeats),
+             "--profile-events", str(profile_events), "--region", REGION, "--sources-part",
+             "--out", str(out)],
+            env={**os.environ, "PATHWATCH_PURE_PYTHON": "1"}, check=True)
+        part: dict[str, Any] = json.loads(out.read_text())
+    return part
+
+
+def sources_part(lines: list[bytes], repeats: int, profile_events: int,
+                 in_process: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a run on the sources adds: its replay time (unless timed), the stages, cProfile."""
+    assert not pathways.COMPILED, pathways.BUILD
+    in_process = in_process or bench_in_process(lines, repeats)
+    return {"replay_in_process": in_process,
+            "stages": bench_stages(lines, in_process["seconds"]),
+            "cprofile_top": bench_cprofile(lines[:profile_events])}
+
+
 def report(result: dict[str, Any]) -> None:
     mix = result["stream"]
     print(f"stream: {mix['events']:,} events, {mix['gps_share']:.1%} gps.fix, "
           f"{mix['incidents']:,} incidents  ({mix['file']})")
+    print(f"engine: {result['pathways']}")
     replay = result["replay_in_process"]
     print(workload.ratio_line("replay, in process, one core (events/cpu-s)",
                               replay["events_per_cpu_s"], TARGET_EVENTS_PER_S, "ev/s"))
     print(workload.ratio_line("replay, in process, wall (events/s)", replay["events_per_s"],
                               TARGET_EVENTS_PER_S, "ev/s"))
+    sources = result.get("replay_on_sources")
+    if sources:
+        print(workload.ratio_line("the same on the sources (events/cpu-s)",
+                                  sources["events_per_cpu_s"], TARGET_EVENTS_PER_S, "ev/s"))
+        print(f"{'':44s} compiled / sources: {result['ratio_compiled_to_sources']:.2f}x "
+              "(CPU per event, same run)")
     cli = result.get("replay_cli")
     if cli:
         print(workload.ratio_line("pathwatch replay FILE --report --region (ev/s)",
                                   cli["events_per_s"], TARGET_EVENTS_PER_S, "ev/s"))
         print(f"{'':44s} cpu {cli['cpu_seconds']:.1f} s over {cli['wall_seconds']:.1f} s wall "
               f"= {cli['cores_used']:.2f} cores")
-    print("stage profile (share of replay time, us per event of the stream):")
+    on = " (on the sources)" if sources else ""
+    print(f"stage profile{on} (share of replay time, us per event of the stream):")
     for name, stage in result["stages"]["stages"].items():
         print(f"  {name:<12s} {stage['share']:>6.1%}  {stage['us_per_event']:>7.2f} us/event  "
               f"({stage['calls']:,} calls)")
@@ -281,7 +321,7 @@ def report(result: dict[str, Any]) -> None:
     print(f"geo (worker unit side, not in replay): per fix {geo['per_fix_step_fixes_per_s']:,.0f} "
           f"fixes/s; batched classify {geo['batched_classify_fixes_per_s']:,.0f} fixes/s "
           f"(ratio {geo['ratio_batched_vs_per_fix']:.1f}x)")
-    print("cProfile, top self time:")
+    print(f"cProfile{on}, top self time:")
     for row in result["cprofile_top"][:10]:
         print(f"  {row['self_share']:>6.1%} self {row['cumulative_share']:>6.1%} cum  "
               f"{row['calls']:>9,}  {row['function']}")
@@ -297,10 +337,14 @@ def main() -> None:
     parser.add_argument("--region", default=REGION,
                         help="region for district/area type ('' for none, as without --region)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--sources-part", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     REGION = args.region
     path = workload.city_stream(args.events)
     lines = workload.read_lines(path)
+    if args.sources_part:  # the child of `on_sources`
+        args.out.write_text(json.dumps(sources_part(lines, args.repeats, args.profile_events)))
+        return
     mix = workload.type_mix(lines)
     in_process = bench_in_process(lines, args.repeats)
     result: dict[str, Any] = {
@@ -309,16 +353,24 @@ def main() -> None:
                    "types": dict(mix.most_common())},
         "target_events_per_s": TARGET_EVENTS_PER_S,
         "region": REGION or None,
+        "pathways": pathways.BUILD,
         "replay_in_process": in_process,
         "ratio_to_target_one_core": in_process["events_per_cpu_s"] / TARGET_EVENTS_PER_S,
         "ratio_to_target_wall": in_process["events_per_s"] / TARGET_EVENTS_PER_S,
     }
     if not args.no_cli:
         result["replay_cli"] = bench_cli(path, len(lines))
-    result["stages"] = bench_stages(lines, in_process["seconds"])
+    if pathways.COMPILED:
+        sources = on_sources(args.events, args.repeats, args.profile_events)
+        result["replay_on_sources"] = sources["replay_in_process"]
+        result["ratio_compiled_to_sources"] = (
+            in_process["events_per_cpu_s"] / sources["replay_in_process"]["events_per_cpu_s"])
+    else:
+        sources = sources_part(lines, args.repeats, args.profile_events, in_process)
+    result["stages"] = sources["stages"]
+    result["cprofile_top"] = sources["cprofile_top"]
     result["decode_split"] = bench_decode_split(lines)
     result["geo_worker_side"] = bench_geo(lines)
-    result["cprofile_top"] = bench_cprofile(lines[: args.profile_events])
     report(result)
     name = "replay" if args.events == 1_000_000 else f"replay-{args.events}"
     workload.write_result(name, result, args.out)

@@ -112,8 +112,11 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    import pathways
+
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "load_avg_at_start": _LOAD_AT_START,
+            "platform": platform.platform(), "pathways": pathways.BUILD,
+            "load_avg_at_start": _LOAD_AT_START,
             "stolen_share_so_far": stolen / total if total else None}
 
 

@@ -24,6 +24,8 @@ class Clock(Protocol):
 class WatermarkClock:
     """Event time: the largest event time observed, minus an allowed lateness; never goes back."""
 
+    name = "watermark"  # as `streams.clock` names the clocks
+
     def __init__(self, lateness: timedelta = timedelta(0)) -> None:
         self._lateness = lateness
         self._max: datetime | None = None

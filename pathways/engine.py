@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from pathways import events as ev
 from pathways.deadlines import deadline_alerts, next_deadline
 from pathways.intervals import IntervalValue, RuleView, measured_views
@@ -135,6 +137,8 @@ def _event_json(event: ev.Event) -> dict[str, Any]:
     return plain
 
 
+# compiled (setup.py), and open to subclasses in Python (tests watch its calls that way)
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Engine:
     """Computes interval records and alerts of one incident at a time, from a rule pack.
 

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from pathways import clock as watermark
+# The watermark clock (the largest event time seen, minus the lateness allowed for stragglers)
+# is global to the worker, not per partition, so GPS fixes of any unit keep time moving for
+# every incident, as the wall clock does live. It never goes back.
 from pathways.clock import Backlog
+from pathways.clock import WatermarkClock as WatermarkClock  # re-exported
 
 
 class Clock(Protocol):
@@ -34,16 +37,6 @@ class WallClock:
 
     def observe(self, event_ts: datetime) -> None:
         return None
-
-
-class WatermarkClock(watermark.WatermarkClock):
-    """Max event time seen by this worker, minus the lateness allowed for stragglers.
-
-    The watermark is global to the worker (not per partition) so GPS fixes of any unit keep
-    time moving for every incident, as the wall clock does live. It never goes back.
-    """
-
-    name = "watermark"
 
 
 class ManualClock:
