@@ -156,8 +156,10 @@ class Replay:
         if event.incident_id is None or event.TYPE in ("gps.fix", "unit.available"):
             self.counts.ignored += 1
             return outputs
-        state, applied = self.engine.apply(self.states.get(event.incident_id), event, now)
-        self._keep(state, now)
+        before = self.states.get(event.incident_id)
+        state, applied = self.engine.apply(before, event, now)
+        if state is not before:  # else (a redelivery) nothing was judged at `now`: a deadline
+            self._keep(state, now)  # at `now` is still due, its wake still the one that counts
         outputs.extend(applied)
         return outputs
 

@@ -399,3 +399,22 @@ def test_a_deadline_an_event_moved_is_not_swept() -> None:
         ("m:approaching:call_to_departure", at(2.4)),
         ("m:breach:call_to_departure", at(3)),
     ]
+
+
+def test_a_redelivery_at_a_deadline_leaves_it_due() -> None:
+    # call_processing's breach is due at 1 min, and the watermark reaches it with a fix; the
+    # call delivered again then changes nothing, so the breach is raised at 1 min, when the
+    # next event moves the watermark past it (found by the property test above)
+    call = event("call.received", 0, "k", pathway_hint="chest_pain")
+    lines = [ev.dumps(e) for e in (
+        call,
+        event("gps.fix", 1, "k", unit_id="B2", lat=31.2, lon=121.4),
+        call,
+        event("call.received", 2, "later"),
+    )]
+    alerts = [o for o in Replay(Engine(PACK, locate=locate), Compliance(PACK)).run(lines)
+              if isinstance(o, Alert) and o.incident_id == "k"]
+    assert [(a.alert_id, a.at_ts) for a in alerts][:2] == [
+        ("k:approaching:call_processing", at(0.8)),
+        ("k:breach:call_processing", at(1)),
+    ]
