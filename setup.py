@@ -22,6 +22,7 @@ COMPILED = (
     "clock",
     "compliance",
     "deadlines",
+    "events",
     "engine",
     "intervals",
     "quality",

@@ -72,7 +72,7 @@ def _choose() -> tuple[bool, str]:
         changed = changed_sources(_HERE, compiled)
         if not changed:
             return True, f"compiled with mypyc: {', '.join(sorted(compiled))}"
-        why = f"pure Python: {', '.join(changed)} changed since compiled"
+        why = f"pure Python: {', '.join(changed)} not as compiled (edited, or another build)"
         warnings.warn(
             f"pathways: {why}; importing every source (`pip install -e .` compiles them again)",
             stacklevel=2,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 import orjson
+from mypy_extensions import mypyc_attr
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_STRING_CHARS = 4096
@@ -46,6 +48,7 @@ class Reason(StrEnum):
     PROCESSING_ERROR = "processing_error"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class ParseError:
     reason: Reason
@@ -61,6 +64,7 @@ class _Invalid(Exception):
         self.error = ParseError(reason, detail)
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class Location:
     lat: float
@@ -68,12 +72,37 @@ class Location:
     accuracy_m: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Fields every event carries. Subclasses add their type's payload."""
-
-    TYPE: ClassVar[str] = ""
+# The event classes are plain Python classes (mypyc_attr) in this compiled module (setup.py):
+# code elsewhere, and the dataclass machinery, see them as written.
+@mypyc_attr(native_class=False)
+class _Kind:
+    TYPE: ClassVar[str] = ""  # the contract's type
     REQUIRES: ClassVar[tuple[str, ...]] = ()  # ids that must be present
+
+
+_E = TypeVar("_E", bound=_Kind)
+
+
+def _kind(
+    type_name: str, requires: tuple[str, ...] | None = None
+) -> Callable[[type[_E]], type[_E]]:
+    """Sets an event class's TYPE (unless "") and REQUIRES (unless None). Not in the class body:
+    mypyc makes a dataclass field of every name assigned there, ClassVar or not."""
+
+    def mark(cls: type[_E]) -> type[_E]:
+        if type_name:
+            cls.TYPE = type_name
+        if requires is not None:
+            cls.REQUIRES = requires
+        return cls
+
+    return mark
+
+
+@mypyc_attr(native_class=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event(_Kind):
+    """Fields every event carries. Subclasses add their type's payload (and `_kind`)."""
 
     event_id: str
     ts: datetime
@@ -90,10 +119,10 @@ class Event:
 # --- dispatch.calls -------------------------------------------------------------------------
 
 
+@_kind("call.received", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallReceived(Event):
-    TYPE: ClassVar[str] = "call.received"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
     location: Location
     triage_level: int | None = None
     pathway_hint: Pathway | None = None
@@ -102,86 +131,102 @@ class CallReceived(Event):
     last_known_well: datetime | None = None
 
 
+@_kind("call.triaged", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallTriaged(Event):
-    TYPE: ClassVar[str] = "call.triaged"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
     triage_level: int | None = None
     pathway_hint: Pathway | None = None
     last_known_well: datetime | None = None
 
 
+@_kind("call.cancelled", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallCancelled(Event):
-    TYPE: ClassVar[str] = "call.cancelled"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    pass
 
 
+@_kind("incident.closed", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IncidentClosed(Event):
-    TYPE: ClassVar[str] = "incident.closed"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    pass
 
 
 # --- dispatch.units -------------------------------------------------------------------------
 
 
+@_kind("", requires=("incident_id", "unit_id"))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitStatus(Event):
     """Base of the unit status events; all but `unit.available` belong to an incident."""
 
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id", "unit_id")
 
-
+@_kind("unit.assigned")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitAssigned(UnitStatus):
-    TYPE: ClassVar[str] = "unit.assigned"
+    pass
 
 
+@_kind("unit.enroute")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitEnroute(UnitStatus):
-    TYPE: ClassVar[str] = "unit.enroute"
+    pass
 
 
+@_kind("unit.on_scene")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitOnScene(UnitStatus):
-    TYPE: ClassVar[str] = "unit.on_scene"
+    pass
 
 
+@_kind("unit.at_patient")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitAtPatient(UnitStatus):
-    TYPE: ClassVar[str] = "unit.at_patient"
+    pass
 
 
+@_kind("unit.left_scene")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitLeftScene(UnitStatus):
-    TYPE: ClassVar[str] = "unit.left_scene"
     destination_hospital_id: str | None = None
 
 
+@_kind("unit.at_destination")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitAtDestination(UnitStatus):
-    TYPE: ClassVar[str] = "unit.at_destination"
+    pass
 
 
+@_kind("unit.available", requires=("unit_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitAvailable(UnitStatus):
-    TYPE: ClassVar[str] = "unit.available"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("unit_id",)
+    pass
 
 
+@_kind("unit.cancelled")
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitCancelled(UnitStatus):
-    TYPE: ClassVar[str] = "unit.cancelled"
+    pass
 
 
 # --- dispatch.gps ---------------------------------------------------------------------------
 
 
+@_kind("gps.fix", requires=("unit_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpsFix(Event):
-    TYPE: ClassVar[str] = "gps.fix"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("unit_id",)
     lat: float
     lon: float
     speed_mps: float | None = None
@@ -194,40 +239,41 @@ class GpsFix(Event):
 EcgSetting = Literal["prehospital", "hospital"]
 
 
+@_kind("ecg.acquired", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EcgAcquired(Event):
-    TYPE: ClassVar[str] = "ecg.acquired"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
     setting: EcgSetting
     stemi: bool | None = None
 
 
+@_kind("ecg.transmitted", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EcgTransmitted(Event):
-    TYPE: ClassVar[str] = "ecg.transmitted"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
+    pass
 
 
+@_kind("diagnosis.made", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DiagnosisMade(Event):
-    TYPE: ClassVar[str] = "diagnosis.made"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
     diagnosis: str
 
 
+@_kind("stroke.screen", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StrokeScreen(Event):
-    TYPE: ClassVar[str] = "stroke.screen"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
     scale: str
     score: float
     lvo_suspected: bool | None = None
 
 
+@_kind("trauma.assessment", requires=("incident_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraumaAssessment(Event):
-    TYPE: ClassVar[str] = "trauma.assessment"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id",)
     gcs: int | None = None
     mechanism: str | None = None
     activation_level: int | None = None
@@ -236,11 +282,11 @@ class TraumaAssessment(Event):
 # --- hospital.events ------------------------------------------------------------------------
 
 
+@_kind("", requires=("incident_id", "hospital_id"))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HospitalMilestone(Event):
     """An in-hospital milestone; the type names which one."""
-
-    REQUIRES: ClassVar[tuple[str, ...]] = ("incident_id", "hospital_id")
 
 
 HOSPITAL_MILESTONES: tuple[str, ...] = (
@@ -277,10 +323,10 @@ HospitalArrived = _MILESTONE_CLASSES["hospital.arrived"]
 # --- hospital.status ------------------------------------------------------------------------
 
 
+@_kind("hospital.status", requires=("hospital_id",))
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HospitalStatus(Event):
-    TYPE: ClassVar[str] = "hospital.status"
-    REQUIRES: ClassVar[tuple[str, ...]] = ("hospital_id",)
     diversion: bool | None = None
     cathlab_available: bool | None = None
     ct_available: bool | None = None
