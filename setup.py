@@ -1,5 +1,5 @@
-"""Builds pathwatch (its metadata is in pyproject.toml) and compiles the engine's modules to C
-with mypyc: the replay runs 0.66x the instructions an event, the worker 0.89x (bench/README.md).
+"""Builds pathwatch (its metadata is in pyproject.toml) and compiles the modules an event runs
+through to C with mypyc (bench/README.md, "Compiled with mypyc").
 
 The sources stay the truth: `pathways/__init__.py` imports them instead when
 PATHWATCH_PURE_PYTHON=1, or when one differs from the source that was compiled (the hashes
@@ -17,31 +17,43 @@ from pathlib import Path
 from setuptools import setup
 
 ROOT = Path(__file__).resolve().parent
-# The modules an incident event runs through; they call each other directly once compiled.
+# The modules an event runs through; they call each other directly once compiled. Only code
+# without `async def`: the agents and desks compiled made the worker slower (bench/README.md).
 COMPILED = (
-    "clock",
-    "compliance",
-    "deadlines",
-    "events",
-    "engine",
-    "intervals",
-    "quality",
-    "replay",
-    "rulepack",
-    "timeline",
+    "pathways/clock.py",
+    "pathways/compliance.py",
+    "pathways/deadlines.py",
+    "pathways/destination.py",
+    "pathways/due.py",
+    "pathways/engine.py",
+    "pathways/events.py",
+    "pathways/intervals.py",
+    "pathways/outputs.py",
+    "pathways/prealerts.py",
+    "pathways/quality.py",
+    "pathways/replay.py",
+    "pathways/rulepack.py",
+    "pathways/timeline.py",
+    "geo/distance.py",
+    "geo/geofence.py",
+    "geo/lookup.py",
+    "geo/nearest.py",
+    "geo/regions.py",
+    "streams/clock.py",
+    "streams/feeds.py",
+    "streams/incident_record.py",
+    "streams/ingest.py",
 )
 MANIFEST = ROOT / "pathways" / "compiled.json"
 
 
-def sources() -> list[str]:
-    return [f"pathways/{name}.py" for name in COMPILED]
-
-
 def write_manifest() -> None:
-    """The hash of each source as compiled, which `pathways/__init__.py` checks."""
+    """The hash of each source as compiled, by module name, which `pathways/__init__.py`
+    checks."""
     hashes = {
-        name: hashlib.sha256((ROOT / "pathways" / f"{name}.py").read_bytes()).hexdigest()
-        for name in COMPILED
+        path.removesuffix(".py").replace("/", "."): hashlib.sha256((ROOT / path).read_bytes())
+        .hexdigest()
+        for path in COMPILED
     }
     MANIFEST.write_text(json.dumps({"sha256": hashes}, indent=1, sort_keys=True) + "\n")
 
@@ -54,4 +66,4 @@ else:
 
     os.chdir(ROOT)  # mypyc reads pyproject's [tool.mypy] and writes build/ here
     write_manifest()
-    setup(ext_modules=mypycify(sources(), opt_level="3"))
+    setup(ext_modules=mypycify(list(COMPILED), opt_level="3"))

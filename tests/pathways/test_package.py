@@ -1,5 +1,5 @@
-"""`pathways/__init__.py`: the compiled modules are used only while they match the sources, and
-a replay gives the same outputs compiled and on the sources."""
+"""`pathways/__init__.py`: the compiled modules (of `pathways`, `geo` and `streams`) are used only
+while they match the sources, and a replay gives the same outputs compiled and on the sources."""
 
 from __future__ import annotations
 
@@ -25,34 +25,41 @@ from simulators.scenario import Scenario
 SUFFIX = EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
 
 
-def _manifest(directory: Path, *names: str) -> None:
-    hashes = {n: hashlib.sha256((directory / f"{n}.py").read_bytes()).hexdigest() for n in names}
-    (directory / "compiled.json").write_text(json.dumps({"sha256": hashes}))
+def _manifest(root: Path, *names: str) -> Path:
+    hashes = {n: hashlib.sha256(pathways.source_of(root, n).read_bytes()).hexdigest()
+              for n in names}
+    manifest = root / "compiled.json"
+    manifest.write_text(json.dumps({"sha256": hashes}))
+    return manifest
 
 
 def test_a_module_is_compiled_when_it_has_both_a_source_and_an_extension(tmp_path: Path) -> None:
-    for name in ("engine.py", f"engine{SUFFIX}", "events.py", f"helper{SUFFIX}"):
+    for name in ("a/engine.py", f"a/engine{SUFFIX}", "a/events.py", f"a/helper{SUFFIX}",
+                 "b/feeds.py", f"b/feeds{SUFFIX}", "c/clock.py", f"c/clock{SUFFIX}"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("")
-    assert compiled_modules(tmp_path) == {"engine"}
+    assert compiled_modules(tmp_path, ("a", "b")) == {"a.engine", "b.feeds"}
 
 
 def test_a_source_edited_after_the_build_is_found(tmp_path: Path) -> None:
-    for name in ("engine", "replay"):
+    for name in ("pkg/engine", "geo/replay"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / f"{name}.py").write_text(f"# {name}\n")
-        (tmp_path / f"{name}{SUFFIX}").write_text("")
-    _manifest(tmp_path, "engine", "replay")
-    assert changed_sources(tmp_path, {"engine", "replay"}) == []
-    (tmp_path / "replay.py").write_text("# replay, edited\n")
-    assert changed_sources(tmp_path, {"engine", "replay"}) == ["replay"]
+    manifest = _manifest(tmp_path, "pkg.engine", "geo.replay")
+    assert changed_sources(tmp_path, manifest, {"pkg.engine", "geo.replay"}) == []
+    (tmp_path / "geo" / "replay.py").write_text("# replay, edited\n")
+    assert changed_sources(tmp_path, manifest, {"pkg.engine", "geo.replay"}) == ["geo.replay"]
 
 
 def test_without_a_readable_manifest_every_compiled_module_counts_as_changed(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "engine.py").write_text("")
-    assert changed_sources(tmp_path, {"engine"}) == ["engine"]
-    (tmp_path / "compiled.json").write_text("{not json")
-    assert changed_sources(tmp_path, {"engine"}) == ["engine"]
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "engine.py").write_text("")
+    manifest = tmp_path / "compiled.json"
+    assert changed_sources(tmp_path, manifest, {"pkg.engine"}) == ["pkg.engine"]
+    manifest.write_text("{not json")
+    assert changed_sources(tmp_path, manifest, {"pkg.engine"}) == ["pkg.engine"]
 
 
 @pytest.fixture
@@ -78,7 +85,7 @@ def test_the_source_finder_imports_the_source_over_the_extension(
     with pytest.raises(ImportError):  # the extension is what Python imports first
         __import__(f"{name}.mod")
     sys.modules.pop(f"{name}.mod", None)
-    finder = pathways.SourceFinder(name, folder, {"mod"})
+    finder = pathways.SourceFinder(folder.parent, {f"{name}.mod"})
     sys.meta_path.insert(0, finder)
     try:
         module = __import__(f"{name}.mod", fromlist=["WHERE"])
@@ -96,13 +103,20 @@ def _run(argv: list[str], pure: bool) -> subprocess.CompletedProcess[str]:
 
 
 def _build(pure: bool) -> str:
-    code = "import pathways, pathways.engine as e; print(pathways.COMPILED, e.__file__)"
+    # geo and streams first: the choice is made before any of their modules loads
+    code = ("import geo.regions as g, streams.ingest as i, pathways.engine as e, pathways; "
+            "print(pathways.COMPILED, g.__file__, i.__file__, e.__file__)")
     return _run(["-c", code], pure).stdout.strip()
 
 
 def test_pure_python_imports_every_source() -> None:
-    compiled, path = _build(pure=True).split(" ", 1)
-    assert compiled == "False" and path.endswith("engine.py")
+    compiled, *paths = _build(pure=True).split(" ")
+    assert compiled == "False" and all(path.endswith(".py") for path in paths), paths
+
+
+def test_the_build_imports_every_package_compiled_or_none() -> None:
+    compiled, *paths = _build(pure=False).split(" ")
+    assert {path.endswith(".py") for path in paths} == {compiled == "False"}, paths
 
 
 def test_a_replay_gives_the_same_outputs_compiled_and_on_the_sources(tmp_path: Path) -> None:
