@@ -12,7 +12,7 @@ COPY pathways pathways
 COPY geo geo
 COPY streams streams
 COPY simulators simulators
-# gcc, for the engine's modules that mypyc compiles (setup.py); removed once they are built
+# gcc, for the per-event modules that mypyc compiles (setup.py); removed once they are built
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && pip install . \

@@ -119,6 +119,16 @@ def test_the_build_imports_every_package_compiled_or_none() -> None:
     assert {path.endswith(".py") for path in paths} == {compiled == "False"}, paths
 
 
+def test_the_guard_sees_every_module_the_build_compiled() -> None:
+    # a module setup.py compiles in a package outside `pathways.PACKAGES` would escape the guard
+    root = Path(pathways.__file__).resolve().parents[1]
+    manifest = Path(pathways.__file__).with_name("compiled.json")
+    if not manifest.exists():
+        assert not pathways.COMPILED  # built with PATHWATCH_PURE_PYTHON=1
+        return
+    assert set(json.loads(manifest.read_text())["sha256"]) == compiled_modules(root)
+
+
 def test_a_replay_gives_the_same_outputs_compiled_and_on_the_sources(tmp_path: Path) -> None:
     start = datetime(2026, 11, 24, 8, tzinfo=UTC)
     events = generate(load_region(), Scenario(calls_per_hour=120.0), 3, start, timedelta(hours=6))
