@@ -100,7 +100,8 @@ def faust_app(settings: Settings, options: WorkerOptions) -> faust.App:
         web_tables_enabled=False,
         web_router_enabled=False,
     )
-    # Faust's consumer with a cheaper per-message hand-over (streams/faust_consumer.py)
+    # Faust's consumer with a cheaper per-message hand-over and short fetch waits
+    # (streams/faust_consumer.py)
     app.transport = faust_consumer.Transport(app.conf.broker_consumer, app)
     return app
 

@@ -3,11 +3,14 @@ as Faust's `wait_first` waits: until it completes, or until the flow is suspende
 `InputGate`: input waits, after an assignment, until the flow resumes after the recovery's seek."""
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from streams.app import WorkerOptions, faust_app
 from streams.faust_consumer import (
+    FETCH_MAX_WAIT_MS,
     Batches,
     Consumer,
     InputGate,
@@ -16,6 +19,7 @@ from streams.faust_consumer import (
     never_committed,
 )
 from streams.producer import DeliveryFailed
+from streams.settings import Settings
 
 
 class WaitFirst:
@@ -267,3 +271,23 @@ def test_no_offset_is_committed_after_a_send_failed() -> None:
     consumer.crash = crash  # type: ignore[method-assign]
     assert asyncio.run(consumer._commit({"calls-0": 5})) is False
     assert crashed == [_FailedSends.failure]
+
+
+def test_the_worker_fetches_wait_at_most_fetch_max_wait_ms(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    """Faust asks aiokafka for 1.5 s; a partition left out of the fetch in flight waits as
+    long as it does (module docstring, 5.)."""
+    app = faust_app(kafka_settings, WorkerOptions(datadir=tmp_path))
+
+    async def fetcher_wait_ms() -> int:
+        worker_consumer = app.consumer
+        assert isinstance(worker_consumer, Consumer)
+        consumer = worker_consumer._thread._create_consumer(asyncio.get_running_loop())
+        await consumer.start()
+        try:
+            return int(consumer._fetcher._fetch_max_wait_ms)
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(fetcher_wait_ms()) == FETCH_MAX_WAIT_MS < 1500
