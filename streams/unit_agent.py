@@ -26,6 +26,9 @@ RECENT_KEPT = 24  # latest fixes kept per unit (2 min at one every 5 s), for fen
 SEEN_KEPT = 64  # recent event ids per unit, for deduplication of redeliveries
 TARGETS_KEPT = 4096  # fence targets kept built (one set per unit's current leg)
 ETA_RESEND_S = 30.0  # forward a new ETA only when it moved this much (the pre-alert decides more)
+# a transporting unit's ETA is estimated again from its fixes at most this often (fix time): a
+# fix comes every few seconds, and an ETA is only sent again once it moved by ETA_RESEND_S
+ETA_EVERY_S = 15.0
 _SPEEDS = new_speed_state()
 _STOP_STATUSES = frozenset({"unit.available", "unit.cancelled"})
 
@@ -49,12 +52,15 @@ class UnitDesk:
     # (incident, status, scene, destination) -> the fences, built once and not on every fix
     _built_fences: dict[tuple[Any, ...], tuple[geofence.FenceTarget, ...]] = field(
         default_factory=dict)
+    # unit -> time of the fix its ETA was last estimated from (memory only, as `_recent`)
+    _estimated_at: dict[str, datetime] = field(default_factory=dict)
 
     def forget_unsaved(self) -> None:
         """After a rebalance the table is the truth (a partition may have moved away and back)."""
         self._unsaved.clear()
         self._written_at.clear()
         self._recent.clear()
+        self._estimated_at.clear()
 
     async def handle(self, item: Envelope, table: MutableMapping[str, Any]) -> None:
         if isinstance(item, UnitTargets):
@@ -110,7 +116,8 @@ class UnitDesk:
                     table: MutableMapping[str, Any]) -> None:
         """Fixes of one unit read together (one fetch), in read order. Each goes through the
         fences; the record is read and written once, and a transporting unit's ETA is counted
-        from the latest: the fixes before it were superseded as they were read."""
+        from the latest (the fixes before it were superseded as they were read), at most every
+        `ETA_EVERY_S` of fix time."""
         unit = self.current(table, unit_id)
         newest = max(fixes, key=_fix_time)  # the first of equal times, as one by one
         self.clock.observe(newest.ts)
@@ -127,7 +134,8 @@ class UnitDesk:
             self._write(table, unit_id, unit, newest.ts)
         else:
             self._unsaved[unit_id] = unit
-        await self._maybe_eta(unit, table_key=unit_id, table=table)
+        if self._estimate_due(unit_id, newest.ts):
+            await self._maybe_eta(unit, table_key=unit_id, table=table)
 
     async def _fences(self, unit: dict[str, Any], fix: ev.GpsFix) -> None:
         targets, fences = self._fence_targets(unit), unit.get("fences")
@@ -195,6 +203,7 @@ class UnitDesk:
         estimate = _estimate(self.region, unit)
         if estimate is None:
             return
+        self._estimated_at[table_key] = estimate.at
         sent = unit.get("eta")
         if sent and sent["hospital_id"] == estimate.hospital.hospital_id:
             moved = abs((_stored_time(sent["eta_ts"]) - estimate.eta_ts()).total_seconds())
@@ -204,6 +213,10 @@ class UnitDesk:
         await self.to_incident(update.incident_id, update)
         unit["eta"] = {"hospital_id": update.hospital_id, "eta_ts": _ts(update.eta_ts)}
         self._write(table, table_key, unit)
+
+    def _estimate_due(self, unit_id: str, fix_ts: datetime) -> bool:
+        last = self._estimated_at.get(unit_id)
+        return last is None or (fix_ts - last).total_seconds() >= ETA_EVERY_S
 
     def current(self, table: MutableMapping[str, Any], unit_id: str) -> dict[str, Any]:
         """A copy of the unit's record as this desk knows it (moves not yet written included)."""

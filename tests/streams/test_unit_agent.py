@@ -6,14 +6,23 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 
 from geo.regions import load_region
 from pathways import events as ev
+from streams import unit_agent
 from streams.clock import WatermarkClock
 from streams.feeds import Envelope, EtaUpdate, UnitTargets
-from streams.unit_agent import _TIMES, ETA_RESEND_S, UnitDesk, _stored_time, _ts
-from tests.integration.scenarios import H01_DOOR, SCENE, event, gps_path
+from streams.unit_agent import (
+    _TIMES,
+    ETA_EVERY_S,
+    ETA_RESEND_S,
+    UnitDesk,
+    _stored_time,
+    _ts,
+)
+from tests.integration.scenarios import H01_DOOR, SCENE, at, event, gps_path
 from tests.pathways.test_events import moments
 from tests.streams.harness import run
 
@@ -180,6 +189,48 @@ def test_an_eta_is_sent_again_only_once_it_moved_by_the_resend_threshold() -> No
     for before, after in zip(sent, sent[1:], strict=False):
         assert (after.eta_ts - before.eta_ts).total_seconds() >= ETA_RESEND_S
     assert (standing[-1].ts - sent[-1].at).total_seconds() < 2 * ETA_RESEND_S
+
+
+def standing_fixes(start_min: float, every_s: float, count: int) -> list[ev.GpsFix]:
+    """Fixes of a unit standing at the scene, one every `every_s`."""
+    fixes = []
+    for number in range(count):
+        moment = at(start_min) + timedelta(seconds=number * every_s)
+        parsed = ev.parse_object({
+            "event_id": f"gps:{UNIT}:{number}", "type": "gps.fix",
+            "ts": ev.format_timestamp(moment), "source": "avl", "unit_id": UNIT,
+            "lat": SCENE[0], "lon": SCENE[1], "speed_mps": 0.0, "accuracy_m": 8.0})
+        assert isinstance(parsed, ev.GpsFix), parsed
+        fixes.append(parsed)
+    return fixes
+
+
+def test_an_eta_is_estimated_from_fixes_at_most_every_eta_every_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fix every 5 s: the ETA is estimated from one fix in three, and is still sent again
+    as it moves."""
+    desk = transporting()
+    desk.forwarded.clear()
+    estimated: list[datetime] = []
+
+    def counted(region: Any, unit: dict[str, Any]) -> Any:
+        found = estimate(region, unit)
+        if found is not None:
+            estimated.append(found.at)
+        return found
+
+    estimate = unit_agent._estimate
+    monkeypatch.setattr(unit_agent, "_estimate", counted)
+    standing = standing_fixes(LEFT_SCENE_MIN + 0.5, 5.0, 37)  # 3 min
+    desk.send(standing)
+    assert estimated[0] == standing[0].ts
+    gaps = [(b - a).total_seconds() for a, b in zip(estimated, estimated[1:], strict=False)]
+    assert gaps and min(gaps) >= ETA_EVERY_S
+    assert len(estimated) <= len(standing) // 3 + 1
+    sent = etas(desk)
+    assert len(sent) >= 3  # standing still, the ETA moves by the time that passed
+    assert (standing[-1].ts - sent[-1].at).total_seconds() < ETA_RESEND_S + ETA_EVERY_S
 
 
 @given(moment=moments)
