@@ -21,9 +21,11 @@ folder on free ports and stopped at the end. Every run uses its own topic prefix
    the generator shares the machine); for each interval record, alert and pre-alert the
    latency is its Kafka timestamp minus the time the event that caused it was due (interval:
    the event at `end_ts`; alert: the event at `at_ts`; pre-alert: the event at `sent_ts`).
-   At each level, the worker's CPU per event against the backlog's: what a level really
-   asks of the worker. And the machine's idle penalty (`workload.idle_penalty`): one decode
-   back to back against the same decode after 1 ms asleep.
+   An interval ending on a unit's status takes two hops (unit side -> incident feed ->
+   incident side), each timed apart. At each level, the worker's CPU per event against the
+   backlog's: what a level really asks of the worker. And the machine's idle penalty
+   (`workload.idle_penalty`): one decode back to back against the same decode after 1 ms
+   asleep.
 
 Writes bench/results/e2e.json (or e2e-quick.json with --quick).
 """
@@ -54,7 +56,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka.errors import KafkaError
 
 from pathways import events as ev
-from streams import topics
+from streams import feeds, topics
 from streams.broker import Broker, free_ports
 from streams.producer import key_partition
 from streams.worker_process import WorkerProcess
@@ -371,8 +373,9 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
     later (the last batches): a worker that falls behind is timed on all it produces, not on
     what came before a fixed wait. `catch_up_s` is how long that took after the last send."""
     offsets = kb.Offsets(bootstrap)
+    feed = feed_topics(prefix, worker.app_id)[0]
     try:
-        start = offsets.end([prefix + name for name in OUTPUTS])
+        start = offsets.end([prefix + name for name in OUTPUTS] + [feed])
         with kb.CpuSampler(pids) as cpu:
             started_ms = time.time() * 1000
             log, achieved = send_paced(bootstrap, prefix, messages, rate)
@@ -384,8 +387,11 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
         records = offsets.read_from(start)
     finally:
         offsets.close()
+    forwarded = _forwarded(records, feed)
+    records = [record for record in records if record[0] != feed]
     by_kind: dict[str, list[float]] = {name: [] for name in OUTPUTS}
     by_second: dict[int, list[float]] = defaultdict(list)  # by when the cause was due
+    by_hop: dict[str, list[float]] = {"to_incident_feed": [], "incident_feed_to_output": []}
     slowest: list[tuple[float, dict[str, Any]]] = []
     unmatched = 0
     for topic, stamp, value in records:
@@ -397,6 +403,10 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
         by_kind[topic.removeprefix(prefix)].append(stamp - due)
         by_second[int((due - started_ms) // 1000)].append(stamp - due)
         slowest.append((stamp - due, _described(topic.removeprefix(prefix), body)))
+        hop = _first_hop(topic, body, forwarded)
+        if hop is not None:
+            by_hop["to_incident_feed"].append(hop - due)
+            by_hop["incident_feed_to_output"].append(stamp - hop)
     every = [x for values in by_kind.values() for x in values]
     slowest.sort(key=lambda item: -item[0])
     return {"rate_asked": rate, "rate_achieved": achieved, "events": len(messages),
@@ -407,7 +417,32 @@ def latency_level(bootstrap: str, prefix: str, messages: list[kb.Message], rate:
             "by_output": {name: percentiles(values) for name, values in by_kind.items()},
             "by_second": [{"second": second, **percentiles(values)}
                           for second, values in sorted(by_second.items())],
+            "by_hop": {name: percentiles(values) for name, values in by_hop.items()},
             "slowest": [{"ms": ms, **what} for ms, what in slowest[:SLOWEST_KEPT]]}
+
+
+def _forwarded(records: list[tuple[str, int, bytes]], feed: str
+               ) -> dict[tuple[str | None, int], int]:
+    """When each event the worker forwarded to its incident feed got there (the record's
+    timestamp), by (incident, event time in ms): a unit's status goes through the unit side
+    first, so an interval ending on it takes two hops, input -> feed -> output."""
+    found: dict[tuple[str | None, int], int] = {}
+    for topic, stamp, value in records:
+        if topic == feed:
+            item = feeds.decode(value)
+            if isinstance(item, ev.Event):
+                found.setdefault((item.incident_id, round(item.ts.timestamp() * 1000)), stamp)
+    return found
+
+
+def _first_hop(topic: str, body: dict[str, Any], forwarded: dict[tuple[str | None, int], int]
+               ) -> int | None:
+    """When the event an interval (revision 1) ends on reached the incident feed; None for
+    other outputs, and for intervals ending on an event the incident side reads itself."""
+    if not topic.endswith(topics.INTERVALS) or body.get("revision", 1) != 1:
+        return None
+    moment = ev.parse_timestamp(body["end_ts"])
+    return forwarded.get((body.get("incident_id"), round(moment.timestamp() * 1000)))
 
 
 def _described(topic: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -527,6 +562,12 @@ def latency_levels(args: argparse.Namespace, bootstrap: str, prefix: str,
               f"us/event, caught up {measured['catch_up_s']:.1f} s after the last send")
         print("  p99 (ms) by second of the send: "
               + " ".join(f"{row['p99_ms']:.0f}" for row in measured["by_second"]))
+        hops = measured["by_hop"]
+        print(f"  intervals ending on a unit's status ({hops['to_incident_feed']['count']}): "
+              f"input -> incident feed p50 {_ms(hops['to_incident_feed']['p50_ms'])}, p99 "
+              f"{_ms(hops['to_incident_feed']['p99_ms'])}; incident feed -> output p50 "
+              f"{_ms(hops['incident_feed_to_output']['p50_ms'])}, p99 "
+              f"{_ms(hops['incident_feed_to_output']['p99_ms'])}")
     return out
 
 
