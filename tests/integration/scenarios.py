@@ -41,16 +41,18 @@ def event(kind: str, minutes: float, incident: str | None, **fields: Any) -> ev.
 
 def gps_path(
     unit: str, start: tuple[float, float], end: tuple[float, float], t0: float, t1: float,
-    dwell_fixes: int = 4,
+    dwell_fixes: int = 4, every_s: float = 20.0,
 ) -> list[ev.GpsFix]:
-    """Fixes every 20 s moving in a straight line from start to end, then dwelling at end."""
+    """Fixes every `every_s` moving in a straight line from start to end, then dwelling at
+    end."""
     fixes: list[ev.GpsFix] = []
-    steps = max(1, int((t1 - t0) * 3))
+    per_minute = 60.0 / every_s
+    steps = max(1, int((t1 - t0) * per_minute))
     for i in range(steps + 1 + dwell_fixes):
         share = min(1.0, i / steps)
         lat = start[0] + (end[0] - start[0]) * share
         lon = start[1] + (end[1] - start[1]) * share
-        minutes = t0 + i / 3
+        minutes = t0 + i / per_minute
         obj = {"event_id": f"gps:{unit}:{minutes:.3f}", "type": "gps.fix",
                "ts": ev.format_timestamp(at(minutes)), "source": "avl", "unit_id": unit,
                "lat": round(lat, 6), "lon": round(lon, 6), "speed_mps": 9.0, "accuracy_m": 8.0}

@@ -22,7 +22,7 @@ from streams.unit_agent import (
     _stored_time,
     _ts,
 )
-from tests.integration.scenarios import H01_DOOR, SCENE, at, event, gps_path
+from tests.integration.scenarios import H01_DOOR, SCENE, event, gps_path
 from tests.pathways.test_events import moments
 from tests.streams.harness import run
 
@@ -191,20 +191,6 @@ def test_an_eta_is_sent_again_only_once_it_moved_by_the_resend_threshold() -> No
     assert (standing[-1].ts - sent[-1].at).total_seconds() < 2 * ETA_RESEND_S
 
 
-def standing_fixes(start_min: float, every_s: float, count: int) -> list[ev.GpsFix]:
-    """Fixes of a unit standing at the scene, one every `every_s`."""
-    fixes = []
-    for number in range(count):
-        moment = at(start_min) + timedelta(seconds=number * every_s)
-        parsed = ev.parse_object({
-            "event_id": f"gps:{UNIT}:{number}", "type": "gps.fix",
-            "ts": ev.format_timestamp(moment), "source": "avl", "unit_id": UNIT,
-            "lat": SCENE[0], "lon": SCENE[1], "speed_mps": 0.0, "accuracy_m": 8.0})
-        assert isinstance(parsed, ev.GpsFix), parsed
-        fixes.append(parsed)
-    return fixes
-
-
 def test_an_eta_is_estimated_from_fixes_at_most_every_eta_every_s(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -222,7 +208,8 @@ def test_an_eta_is_estimated_from_fixes_at_most_every_eta_every_s(
 
     estimate = unit_agent._estimate
     monkeypatch.setattr(unit_agent, "_estimate", counted)
-    standing = standing_fixes(LEFT_SCENE_MIN + 0.5, 5.0, 37)  # 3 min
+    standing = gps_path(UNIT, SCENE, SCENE, LEFT_SCENE_MIN + 0.5, LEFT_SCENE_MIN + 3.5,
+                        dwell_fixes=0, every_s=5.0)
     desk.send(standing)
     assert estimated[0] == standing[0].ts
     gaps = [(b - a).total_seconds() for a, b in zip(estimated, estimated[1:], strict=False)]
