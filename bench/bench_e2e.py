@@ -262,7 +262,7 @@ class SendLog:
         """Due time of the latest event at `moment` (of the incident) due before the output."""
         if moment is None:
             return None
-        key = round(ev.parse_timestamp(moment).timestamp() * 1000)
+        key = kb.event_ms(ev.parse_timestamp(moment))
         found = _latest(self.by_incident.get((incident_id, key), []), before_ms)
         if found is None and any_incident:
             found = _latest(self.by_ts.get(key, []), before_ms)
@@ -431,7 +431,7 @@ def _forwarded(records: list[tuple[str, int, bytes]], feed: str
         if topic == feed:
             item = feeds.decode(value)
             if isinstance(item, ev.Event):
-                found.setdefault((item.incident_id, round(item.ts.timestamp() * 1000)), stamp)
+                found.setdefault((item.incident_id, kb.event_ms(item.ts)), stamp)
     return found
 
 
@@ -441,8 +441,8 @@ def _first_hop(topic: str, body: dict[str, Any], forwarded: dict[tuple[str | Non
     other outputs, and for intervals ending on an event the incident side reads itself."""
     if not topic.endswith(topics.INTERVALS) or body.get("revision", 1) != 1:
         return None
-    moment = ev.parse_timestamp(body["end_ts"])
-    return forwarded.get((body.get("incident_id"), round(moment.timestamp() * 1000)))
+    moment = kb.event_ms(ev.parse_timestamp(body["end_ts"]))
+    return forwarded.get((body.get("incident_id"), moment))
 
 
 def _described(topic: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import workload
@@ -31,6 +32,11 @@ class Message:
     event_ms: int  # event time, ms since the epoch (to match outputs to their cause)
 
 
+def event_ms(moment: datetime) -> int:
+    """An event time as `Message.event_ms`: what an output's time fields are matched on."""
+    return round(moment.timestamp() * 1000)
+
+
 def messages_of(lines: Iterable[bytes]) -> list[Message]:
     """Each line as the message a producer sends: the contract's topic and key."""
     out = []
@@ -39,7 +45,7 @@ def messages_of(lines: Iterable[bytes]) -> list[Message]:
         if isinstance(event, ev.ParseError):
             raise ValueError(f"the city stream holds an invalid event: {event}")
         out.append(Message(ev.TOPIC_OF_TYPE[event.TYPE], (partition_key(event) or "").encode(),
-                           line, event.incident_id, round(event.ts.timestamp() * 1000)))
+                           line, event.incident_id, event_ms(event.ts)))
     return out
 
 
