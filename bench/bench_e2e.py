@@ -669,6 +669,14 @@ def print_paced_cost(result: dict[str, Any]) -> None:
               f"({idle['ratio']:.1f}x the same code)")
 
 
+def result_name(args: argparse.Namespace) -> str:
+    """A profiled run's figures are not the benchmark's (cProfile slows the worker ~2x):
+    they go to their own file, not over the latest figures."""
+    if args.profile_worker:
+        return "e2e-profile"
+    return "e2e-quick" if args.quick else "e2e"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (~2 min on 2 cores)")
@@ -695,7 +703,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pathwatch-bench-") as folder:
         result = run(args, Path(folder))
     report(result)
-    workload.write_result("e2e-quick" if args.quick else "e2e", result, args.out)
+    workload.write_result(result_name(args), result, args.out)
 
 
 if __name__ == "__main__":
