@@ -441,8 +441,8 @@ def _first_hop(topic: str, body: dict[str, Any], forwarded: dict[tuple[str | Non
     other outputs, and for intervals ending on an event the incident side reads itself."""
     if not topic.endswith(topics.INTERVALS) or body.get("revision", 1) != 1:
         return None
-    moment = kb.event_ms(ev.parse_timestamp(body["end_ts"]))
-    return forwarded.get((body.get("incident_id"), moment))
+    end_ms = kb.event_ms(ev.parse_timestamp(body["end_ts"]))
+    return forwarded.get((body.get("incident_id"), end_ms))
 
 
 def _described(topic: str, body: dict[str, Any]) -> dict[str, Any]:
