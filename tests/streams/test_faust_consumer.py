@@ -291,3 +291,36 @@ def test_the_worker_fetches_wait_at_most_fetch_max_wait_ms(
             await consumer.stop()
 
     assert asyncio.run(fetcher_wait_ms()) == FETCH_MAX_WAIT_MS < 1500
+
+
+def test_a_commit_due_by_count_runs_beside_the_fetch_loop_one_at_a_time() -> None:
+    """Module docstring, 6.: the fetch loop starts it and goes on; while it runs (its producer
+    flush waits on the broker), a second one due is not started."""
+
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        flushed = asyncio.Event()
+
+        async def commit() -> bool:
+            log.append("commit started")
+            await flushed.wait()
+            log.append("commit done")
+            return True
+
+        consumer = Consumer.__new__(Consumer)  # only the commit: no Faust service behind it
+        consumer.commit = commit  # type: ignore[assignment,method-assign]
+        consumer.add_future = asyncio.ensure_future  # type: ignore[assignment,method-assign]
+        consumer.commit_beside()
+        log.append("fetch loop goes on")
+        await asyncio.sleep(0)
+        consumer.commit_beside()  # due again while the first one waits on its flush
+        await asyncio.sleep(0)
+        flushed.set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        consumer.commit_beside()  # due once the first one is done
+        await asyncio.sleep(0)
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "fetch loop goes on", "commit started", "commit done", "commit started", "commit done"]
